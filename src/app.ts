@@ -1,0 +1,66 @@
+import compress from '@fastify/compress'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyServerOptions } from 'fastify'
+import { v7 as uuidv7 } from 'uuid'
+import type { Config } from './config.js'
+import type { Database } from './db/client.js'
+import authPlugin from './plugins/auth.js'
+import dbPlugin from './plugins/db.js'
+import errorsPlugin from './plugins/errors.js'
+import requestGuardsPlugin from './plugins/request-guards.js'
+import servicesPlugin from './plugins/services.js'
+import swaggerPlugin from './plugins/swagger.js'
+import companiesRoutes from './routes/companies/index.js'
+import eventsRoutes from './routes/events/index.js'
+import metaRoutes from './routes/meta/index.js'
+import regionsRoutes from './routes/regions/index.js'
+import { Company, CompanyCreate, CompanyRef, CompanyUpdate } from './schemas/companies.js'
+import { Problem } from './schemas/common.js'
+import { Event, EventCreate, EventUpdate, Source, SourceInput } from './schemas/events.js'
+import { schemaController } from './validation.js'
+
+export interface BuildOptions {
+  database: Database
+  logger?: FastifyServerOptions['logger']
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+/** The whole API as a Fastify instance, over a database the caller opened; it closes that database on close. */
+export async function buildApp (config: Config, { database, logger = { level: config.LOG_LEVEL } }: BuildOptions) {
+  const app = Fastify({
+    logger: logger === false ? false : { ...(typeof logger === 'object' ? logger : {}), redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
+    return503OnClosing: true,
+    // A well-formed X-Request-Id from the caller is kept, so that one id follows a request across services.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : uuidv7()
+    },
+    schemaController: schemaController()
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.addHook('onRequest', async (req, reply) => { reply.header('x-request-id', req.id) })
+
+  for (const schema of [Problem, CompanyRef, Company, CompanyCreate, CompanyUpdate, Source, SourceInput, Event, EventCreate, EventUpdate]) {
+    app.addSchema(schema)
+  }
+
+  await app.register(errorsPlugin)
+  await app.register(dbPlugin, { database })
+  await app.register(servicesPlugin)
+  await app.register(authPlugin, { readRequiresKey: config.READ_REQUIRES_KEY })
+  await app.register(requestGuardsPlugin)
+  await app.register(compress, { threshold: 1024, encodings: ['br', 'gzip'] })
+  await app.register(swaggerPlugin)
+
+  await app.register(metaRoutes)
+  await app.register(eventsRoutes, { prefix: '/v1/events' })
+  await app.register(companiesRoutes, { prefix: '/v1/companies' })
+  await app.register(regionsRoutes, { prefix: '/v1/regions' })
+
+  return app
+}
+export type App = Awaited<ReturnType<typeof buildApp>>

@@ -1,0 +1,85 @@
+import { mkdir } from 'node:fs/promises'
+import { PGlite } from '@electric-sql/pglite'
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm'
+import { unaccent } from '@electric-sql/pglite/contrib/unaccent'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core'
+import type { ExtractTablesWithRelations, SQL } from 'drizzle-orm'
+import pg from 'pg'
+import * as schema from './schema.js'
+
+type Schema = typeof schema
+/** The one drizzle type that services see, whichever driver runs underneath. */
+export type Db = PgDatabase<PgQueryResultHKT, Schema>
+export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>
+export type Executor = Db | Tx
+
+export interface DatabaseOptions {
+  /** A PostgreSQL server; without it an embedded PGlite database is used. */
+  databaseUrl?: string | undefined
+  /** Where PGlite keeps its files; `memory://` keeps them in memory. */
+  dataDir: string
+  /** A PGlite data directory image (from `dumpDataDir`) to start from, instead of an empty database. */
+  pgliteImage?: Blob | undefined
+  poolMax?: number
+  connectTimeoutMs?: number
+  statementTimeoutMs?: number
+}
+
+export interface Database {
+  db: Db
+  kind: 'postgres' | 'pglite'
+  /** PGlite only: the instance, for dumps and migrations. */
+  pglite?: PGlite
+  /** Postgres only: the pool, for migrations under an advisory lock. */
+  pool?: pg.Pool
+  close: () => Promise<void>
+}
+
+export const pgliteExtensions = { pg_trgm, unaccent }
+
+/** Builds the drizzle database over a pg pool (DATABASE_URL) or an embedded PGlite instance. */
+export async function createDb (options: DatabaseOptions): Promise<Database> {
+  if (options.databaseUrl) return createPostgres(options)
+  return createPglite(options)
+}
+
+function createPostgres (options: DatabaseOptions): Database {
+  const statementTimeout = options.statementTimeoutMs ?? 5000
+  const pool = new pg.Pool({
+    connectionString: options.databaseUrl,
+    max: options.poolMax ?? 10,
+    // pg waits forever for a connection by default; a down database must fail fast into a 503.
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 2000,
+    query_timeout: statementTimeout + 1000,
+    statement_timeout: statementTimeout,
+    idle_in_transaction_session_timeout: statementTimeout * 2,
+    options: '-c TimeZone=UTC'
+  })
+  // A backend that dies while a client is checked out emits 'error' on the client, not the pool;
+  // unhandled, it would crash the process. The failed query itself still rejects and maps to a 503.
+  pool.on('connect', (client) => { client.on('error', () => {}) })
+  pool.on('error', () => {})
+  const db = drizzlePg(pool, { schema, casing: 'snake_case' }) as unknown as Db
+  return { db, kind: 'postgres', pool, close: () => pool.end() }
+}
+
+async function createPglite (options: DatabaseOptions): Promise<Database> {
+  const inMemory = options.dataDir.startsWith('memory://')
+  if (!inMemory) await mkdir(options.dataDir, { recursive: true })
+  const pglite = await PGlite.create({
+    dataDir: inMemory ? undefined : options.dataDir,
+    loadDataDir: options.pgliteImage,
+    extensions: pgliteExtensions
+  })
+  await pglite.exec("SET TimeZone = 'UTC'")
+  const db = drizzlePglite(pglite, { schema, casing: 'snake_case' }) as unknown as Db
+  return { db, kind: 'pglite', pglite, close: () => pglite.close() }
+}
+
+/** Rows of a raw SQL query; both drivers answer `{ rows }`, which the shared drizzle type leaves unknown. */
+export async function queryRows<Row> (ex: Executor, query: SQL): Promise<Row[]> {
+  const result = await ex.execute(query) as unknown as { rows: Row[] }
+  return result.rows
+}

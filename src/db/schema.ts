@@ -1,0 +1,158 @@
+import { sql } from 'drizzle-orm'
+import {
+  check, customType, date, foreignKey, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid
+} from 'drizzle-orm/pg-core'
+
+/** Values that the CHECK constraints below and the API schemas both enforce. */
+export const ACTIONS = ['exit', 'suspend', 'scale_back', 'pause_new_business', 'continue', 'resume'] as const
+export const DATE_PRECISIONS = ['day', 'month', 'year'] as const
+export const SCOPES = ['read', 'write', 'admin'] as const
+
+const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' })
+
+// Microsecond UTC timestamps kept as strings, so that keyset cursors never lose precision to JS Dates.
+const timestamps = {
+  createdAt: timestamp({ withTimezone: true, precision: 6, mode: 'string' }).notNull().defaultNow(),
+  updatedAt: timestamp({ withTimezone: true, precision: 6, mode: 'string' }).notNull().defaultNow()
+}
+const live = sql`deleted_at IS NULL`
+const inList = (column: string, values: readonly string[]) =>
+  sql.raw(`${column} IN (${values.map((v) => `'${v}'`).join(', ')})`)
+
+export const companies = pgTable('companies', {
+  id: uuid().primaryKey(),
+  name: text().notNull(),
+  aliases: text().array().notNull().default(sql`'{}'::text[]`),
+  country: text(),
+  sector: text(),
+  lei: text(),
+  wikidataId: text(),
+  website: text(),
+  // Case- and accent-folded name and aliases, kept by a trigger (see the custom migration).
+  nameSearch: text().notNull().default(''),
+  ...timestamps,
+  version: integer().notNull().default(1),
+  deletedAt: timestamp({ withTimezone: true, precision: 6, mode: 'string' })
+}, (t) => [
+  uniqueIndex('companies_lei_live_key').on(t.lei).where(live),
+  uniqueIndex('companies_wikidata_id_live_key').on(t.wikidataId).where(live),
+  index('companies_name_keyset_idx').on(t.name, t.id).where(live),
+  index('companies_created_keyset_idx').on(t.createdAt, t.id).where(live),
+  index('companies_updated_keyset_idx').on(t.updatedAt, t.id).where(live),
+  index('companies_name_search_trgm_idx').using('gin', sql`${t.nameSearch} gin_trgm_ops`).where(live),
+  check('companies_name_length', sql`char_length(${t.name}) BETWEEN 1 AND 200`),
+  check('companies_aliases_count', sql`cardinality(${t.aliases}) <= 50`),
+  check('companies_country_format', sql`${t.country} ~ '^[A-Z]{2}$'`),
+  check('companies_sector_length', sql`char_length(${t.sector}) <= 100`),
+  check('companies_lei_format', sql`${t.lei} ~ '^[0-9A-Z]{18}[0-9]{2}$'`),
+  check('companies_wikidata_id_format', sql`${t.wikidataId} ~ '^Q[1-9][0-9]*$'`),
+  check('companies_website_format', sql`${t.website} ~ '^https?://'`),
+  check('companies_version_positive', sql`${t.version} >= 1`)
+])
+
+export const events = pgTable('events', {
+  id: uuid().primaryKey(),
+  companyId: uuid().notNull(),
+  region: text().notNull(),
+  // The country part of the region, so that `region=UA` can use an index to match `UA-43`.
+  regionCountry: text().notNull().generatedAlwaysAs(sql`split_part(region, '-', 1)`),
+  service: text().notNull(),
+  action: text({ enum: ACTIONS }).notNull(),
+  date: date({ mode: 'string' }).notNull(),
+  datePrecision: text({ enum: DATE_PRECISIONS }).notNull().default('day'),
+  effectiveDate: date({ mode: 'string' }),
+  summary: text(),
+  externalId: text(),
+  // Full-text document over company names, service, summary and sources, kept by refresh_event_search().
+  search: tsvector().notNull().default(sql`''::tsvector`),
+  ...timestamps,
+  version: integer().notNull().default(1),
+  deletedAt: timestamp({ withTimezone: true, precision: 6, mode: 'string' })
+}, (t) => [
+  foreignKey({ columns: [t.companyId], foreignColumns: [companies.id], name: 'events_company_id_fkey' }),
+  uniqueIndex('events_external_id_live_key').on(t.externalId).where(live),
+  index('events_date_keyset_idx').on(t.date, t.id).where(live),
+  index('events_created_keyset_idx').on(t.createdAt, t.id).where(live),
+  index('events_updated_keyset_idx').on(t.updatedAt, t.id).where(live),
+  index('events_company_date_idx').on(t.companyId, t.date, t.id).where(live),
+  index('events_region_date_idx').on(t.region, t.date, t.id).where(live),
+  index('events_region_country_date_idx').on(t.regionCountry, t.date, t.id).where(live),
+  index('events_action_date_idx').on(t.action, t.date, t.id).where(live),
+  index('events_search_idx').using('gin', t.search).where(live),
+  index('events_service_trgm_idx').using('gin', sql`lower(${t.service}) gin_trgm_ops`).where(live),
+  check('events_region_format', sql`${t.region} ~ '^[A-Z]{2}(-[A-Z0-9]{1,3})?$'`),
+  check('events_service_length', sql`char_length(${t.service}) BETWEEN 1 AND 200`),
+  check('events_action_enum', inList('action', ACTIONS)),
+  check('events_date_precision_enum', inList('date_precision', DATE_PRECISIONS)),
+  check('events_date_precision_start', sql`(${t.datePrecision} = 'day')
+    OR (${t.datePrecision} = 'month' AND extract(day FROM ${t.date}) = 1)
+    OR (${t.datePrecision} = 'year' AND extract(day FROM ${t.date}) = 1 AND extract(month FROM ${t.date}) = 1)`),
+  check('events_summary_length', sql`char_length(${t.summary}) <= 2000`),
+  check('events_external_id_length', sql`char_length(${t.externalId}) BETWEEN 1 AND 200`),
+  check('events_version_positive', sql`${t.version} >= 1`)
+])
+
+export const sources = pgTable('sources', {
+  id: uuid().primaryKey(),
+  url: text().notNull(),
+  publisher: text(),
+  title: text(),
+  publishedDate: date({ mode: 'string' }),
+  language: text(),
+  ...timestamps
+}, (t) => [
+  uniqueIndex('sources_url_key').on(t.url),
+  check('sources_url_format', sql`${t.url} ~ '^https?://' AND char_length(${t.url}) <= 2048`),
+  check('sources_publisher_length', sql`char_length(${t.publisher}) <= 200`),
+  check('sources_title_length', sql`char_length(${t.title}) <= 500`)
+])
+
+/** One row per (event, source): the quote is the passage of that source that supports that event. */
+export const eventSources = pgTable('event_sources', {
+  eventId: uuid().notNull(),
+  sourceId: uuid().notNull(),
+  position: integer().notNull(),
+  quote: text()
+}, (t) => [
+  primaryKey({ columns: [t.eventId, t.sourceId] }),
+  foreignKey({ columns: [t.eventId], foreignColumns: [events.id], name: 'event_sources_event_id_fkey' }).onDelete('cascade'),
+  foreignKey({ columns: [t.sourceId], foreignColumns: [sources.id], name: 'event_sources_source_id_fkey' }),
+  uniqueIndex('event_sources_event_position_key').on(t.eventId, t.position),
+  index('event_sources_source_idx').on(t.sourceId),
+  check('event_sources_position_range', sql`${t.position} BETWEEN 0 AND 19`),
+  check('event_sources_quote_length', sql`char_length(${t.quote}) <= 2000`)
+])
+
+export const apiKeys = pgTable('api_keys', {
+  id: uuid().primaryKey(),
+  name: text().notNull(),
+  // SHA-256 of the whole key, hex. Keys carry 256 random bits, so a fast hash is enough.
+  keyHash: text().notNull(),
+  prefix: text().notNull(),
+  scopes: text().array().notNull(),
+  createdAt: timestamp({ withTimezone: true, precision: 6, mode: 'string' }).notNull().defaultNow(),
+  lastUsedAt: timestamp({ withTimezone: true, precision: 6, mode: 'string' }),
+  revokedAt: timestamp({ withTimezone: true, precision: 6, mode: 'string' })
+}, (t) => [
+  uniqueIndex('api_keys_key_hash_key').on(t.keyHash),
+  uniqueIndex('api_keys_name_active_key').on(t.name).where(sql`revoked_at IS NULL`),
+  check('api_keys_name_length', sql`char_length(${t.name}) BETWEEN 1 AND 100`),
+  check('api_keys_scopes_valid', sql`cardinality(${t.scopes}) >= 1 AND ${t.scopes} <@ ARRAY['read', 'write', 'admin']`)
+])
+
+/** Every write of an event or company, in the same transaction as the write itself. */
+export const revisions = pgTable('revisions', {
+  id: uuid().primaryKey(),
+  resourceType: text({ enum: ['event', 'company'] }).notNull(),
+  resourceId: uuid().notNull(),
+  operation: text({ enum: ['created', 'updated', 'deleted', 'restored'] }).notNull(),
+  version: integer().notNull(),
+  data: jsonb().notNull(),
+  apiKeyId: uuid(),
+  occurredAt: timestamp({ withTimezone: true, precision: 6, mode: 'string' }).notNull().defaultNow()
+}, (t) => [
+  foreignKey({ columns: [t.apiKeyId], foreignColumns: [apiKeys.id], name: 'revisions_api_key_id_fkey' }),
+  index('revisions_resource_idx').on(t.resourceType, t.resourceId, t.version),
+  check('revisions_resource_type_enum', sql`resource_type IN ('event', 'company')`),
+  check('revisions_operation_enum', sql`operation IN ('created', 'updated', 'deleted', 'restored')`)
+])

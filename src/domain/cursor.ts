@@ -1,0 +1,36 @@
+import { createHash } from 'node:crypto'
+
+/** Where a page ended: the sort key's value and the id that breaks ties. */
+export type CursorKey = [value: string, id: string]
+
+interface CursorPayload { v: 1, f: string, k: CursorKey }
+
+/** A short digest of everything that shapes a listing except its page size, so a cursor stays with its query. */
+export function queryFingerprint (query: Record<string, unknown>): string {
+  const canonical = Object.keys(query).sort()
+    .filter((k) => k !== 'cursor' && k !== 'limit' && query[k] !== undefined)
+    .map((k) => [k, query[k]])
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('base64url').slice(0, 16)
+}
+
+export function encodeCursor (fingerprint: string, key: CursorKey): string {
+  const payload: CursorPayload = { v: 1, f: fingerprint, k: key }
+  return Buffer.from(JSON.stringify(payload)).toString('base64url')
+}
+
+export type CursorProblem = 'malformed' | 'other-query'
+
+/** The key in a cursor, or why the cursor cannot be used with this query. */
+export function decodeCursor (cursor: string, fingerprint: string): CursorKey | CursorProblem {
+  let payload: Partial<CursorPayload>
+  try {
+    payload = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+  } catch {
+    return 'malformed'
+  }
+  const key = payload?.k
+  if (payload?.v !== 1 || typeof payload.f !== 'string' || !Array.isArray(key) || key.length !== 2 ||
+    typeof key[0] !== 'string' || typeof key[1] !== 'string') return 'malformed'
+  if (payload.f !== fingerprint) return 'other-query'
+  return key
+}

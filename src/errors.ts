@@ -1,0 +1,27 @@
+import createError from '@fastify/error'
+
+/** One failing input: where it is (`body`, `querystring`, `params`, `headers`), a JSON pointer and why. */
+export interface FieldError { in: string, pointer: string, message: string }
+
+const InvalidInputBase = createError('APP_VALIDATION', '%s', 400)
+/** A 400 for input that the schema allows but the data does not (an unknown company, a duplicate URL). */
+export class InvalidInput extends InvalidInputBase {
+  readonly errors: FieldError[]
+  constructor (error: FieldError) {
+    super(`${error.in}${error.pointer} ${error.message}`)
+    this.errors = [error]
+  }
+}
+
+export const InvalidCursor = createError('APP_CURSOR_INVALID', 'cursor %s', 400)
+export const Unauthorized = createError('APP_AUTH_UNAUTHORIZED', '%s', 401)
+export const Forbidden = createError('APP_AUTH_FORBIDDEN', 'This API key lacks the %s scope', 403)
+export const CompanyNotFound = createError('APP_COMPANY_NOT_FOUND', 'Company %s not found', 404)
+export const EventNotFound = createError('APP_EVENT_NOT_FOUND', 'Event %s not found', 404)
+export const ApiKeyNotFound = createError('APP_API_KEY_NOT_FOUND', 'No active API key named %s', 404)
+export const CompanyConflict = createError('APP_COMPANY_CONFLICT', 'Another company already has this %s', 409)
+export const CompanyHasEvents = createError('APP_COMPANY_HAS_EVENTS', 'Company %s still has events; delete them first', 409)
+export const EventConflict = createError('APP_EVENT_CONFLICT', 'Another event already has this external_id', 409)
+export const ApiKeyConflict = createError('APP_API_KEY_CONFLICT', 'An active API key named %s already exists', 409)
+export const PreconditionFailed = createError('APP_PRECONDITION_FAILED', 'If-Match %s does not match the current ETag %s', 412)
+export const DatabaseUnavailable = createError('APP_DATABASE_UNAVAILABLE', 'The database is unavailable; retry shortly', 503)

@@ -1,0 +1,43 @@
+import fp from 'fastify-plugin'
+import { Forbidden, Unauthorized } from '../errors.js'
+import { SYSTEM_ACTOR, type Actor } from '../services/revisions.js'
+import type { ApiKeyIdentity, Scope } from '../services/api-keys.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The scope a route needs; `read` routes are public unless READ_REQUIRES_KEY is set. */
+    scope?: Scope
+  }
+  interface FastifyRequest {
+    apiKey: ApiKeyIdentity | null
+    /** Who the request acts as, for history rows. */
+    readonly actor: Actor
+  }
+}
+
+// A key with a scope can do what the lesser scopes allow.
+const implied: Record<Scope, Scope[]> = { read: ['read'], write: ['read', 'write'], admin: ['read', 'write', 'admin'] }
+const BEARER = /^Bearer +(\S+)$/i
+
+/**
+ * Checks the API key in `onRequest`, before the body is read, so that an anonymous client
+ * cannot make the server buffer a large body.
+ */
+export default fp<{ readRequiresKey: boolean }>(async (app, { readRequiresKey }) => {
+  app.decorateRequest('apiKey', null)
+  app.decorateRequest('actor', {
+    getter () { return this.apiKey ? { apiKeyId: this.apiKey.id } : SYSTEM_ACTOR }
+  })
+
+  app.addHook('onRequest', async (req) => {
+    const scope = req.routeOptions.config.scope
+    if (scope === undefined || (scope === 'read' && !readRequiresKey)) return
+    const header = req.headers.authorization
+    if (header === undefined) throw new Unauthorized('This operation needs an API key: send Authorization: Bearer <key>')
+    const presented = BEARER.exec(header)?.[1]
+    const key = presented === undefined ? undefined : await app.services.apiKeys.authenticate(presented)
+    if (!key) throw new Unauthorized('The API key is unknown or revoked')
+    if (!key.scopes.some((s) => implied[s].includes(scope))) throw new Forbidden(scope)
+    req.apiKey = key
+  })
+}, { name: 'auth', dependencies: ['services'] })

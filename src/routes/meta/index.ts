@@ -1,0 +1,82 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { sql } from 'drizzle-orm'
+import { migrationsApplied } from '../../db/migrate.js'
+import { problemKindBySlug, problemKinds } from '../../domain/problems.js'
+import { problems } from '../../schemas/common.js'
+
+const tags = ['meta']
+const READINESS_TIMEOUT_MS = 1000
+
+const Health = Type.Object({
+  status: Type.String({ examples: ['ok'] })
+}, { additionalProperties: false, description: 'The process is alive.' })
+
+const Readiness = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')], { examples: ['ready'] }),
+  checks: Type.Object({
+    database: Type.Union([Type.Literal('ok'), Type.Literal('unreachable')], { examples: ['ok'] }),
+    migrations: Type.Union([Type.Literal('ok'), Type.Literal('pending'), Type.Literal('unknown')], { examples: ['ok'] })
+  }, { additionalProperties: false })
+}, { additionalProperties: false })
+
+const withTimeout = <T>(promise: Promise<T>, ms: number) => Promise.race([
+  promise,
+  new Promise<never>((_resolve, reject) => setTimeout(() => reject(new Error('timed out')), ms).unref())
+])
+
+const metaRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/healthz', {
+    schema: {
+      operationId: 'getHealth',
+      summary: 'Liveness',
+      description: 'Answers as long as the process serves requests. It never touches the database, so pool exhaustion cannot fail it.',
+      tags,
+      response: { 200: Health }
+    }
+  }, async () => ({ status: 'ok' }))
+
+  app.get('/readyz', {
+    schema: {
+      operationId: 'getReadiness',
+      summary: 'Readiness',
+      description: 'Ready when the database answers within a second and every migration is applied.',
+      tags,
+      response: {
+        200: { ...Readiness, description: 'Ready to serve.' },
+        503: { ...Readiness, description: 'Not ready; `checks` says which part fails.' }
+      }
+    }
+  }, async (_req, reply) => {
+    const database = await withTimeout(app.db.execute(sql`SELECT 1`), READINESS_TIMEOUT_MS).then(() => 'ok' as const, () => 'unreachable' as const)
+    const migrations = database === 'ok'
+      ? await withTimeout(migrationsApplied(app.db), READINESS_TIMEOUT_MS).then((ok) => ok ? 'ok' as const : 'pending' as const, () => 'unknown' as const)
+      : 'unknown' as const
+    const ready = database === 'ok' && migrations === 'ok'
+    if (!ready) reply.code(503).header('retry-after', '2')
+    return { status: ready ? 'ready' as const : 'not_ready' as const, checks: { database, migrations } }
+  })
+
+  app.get('/problems/:kind', {
+    schema: {
+      operationId: 'getProblemType',
+      summary: 'Explain a kind of error',
+      description: 'The `type` of every problem response resolves here to a short explanation in plain text.',
+      tags,
+      params: Type.Object({
+        kind: Type.String({ maxLength: 50, examples: ['validation-error'], description: `One of: ${Object.values(problemKinds).map((k) => k.slug).join(', ')}, client-error.` })
+      }, { additionalProperties: false }),
+      produces: ['text/plain'],
+      response: {
+        200: { description: 'The explanation.', content: { 'text/plain': { schema: Type.String({ examples: ['Request validation failed\n\nThe request is malformed…'] }) } } },
+        404: problems[404]
+      }
+    }
+  }, async (req, reply) => {
+    const kind = problemKindBySlug(req.params.kind)
+    if (!kind) return reply.callNotFound()
+    reply.type('text/plain; charset=utf-8')
+    return `${kind.title}\n\n${kind.explanation}\n`
+  })
+}
+export default metaRoutes

@@ -1,0 +1,109 @@
+import { Type, type Static, type TSchema, type SchemaOptions } from '@sinclair/typebox'
+
+/** A reference to a schema registered with `app.addSchema`, so OpenAPI names it under components. */
+export const ref = <T extends TSchema>(schema: T) => Type.Unsafe<Static<T>>(Type.Ref(schema.$id!))
+
+/** A nullable field written as `type: [T, "null"]`, the OpenAPI 3.1 form that SDK generators read best. */
+export function Nullable<T extends TSchema> (schema: T, options: SchemaOptions = {}) {
+  return Type.Unsafe<Static<T> | null>({ ...schema, ...options, type: [schema.type, 'null'] })
+}
+
+// A plain 8-4-4-4-12 hex id: Ajv's `uuid` format also takes `urn:uuid:…`, which Postgres refuses.
+const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+export const Uuid = (options: SchemaOptions = {}) =>
+  Type.String({ format: 'uuid', pattern: UUID_PATTERN, examples: ['01936f0e-7d5c-7cc1-9b8a-4f2a1e3c5d6e'], ...options })
+
+export const DateOnly = (options: SchemaOptions = {}) =>
+  Type.String({ format: 'date', examples: ['2022-03-08'], ...options })
+
+export const DateTime = (options: SchemaOptions = {}) =>
+  Type.String({ format: 'date-time', examples: ['2022-03-08T14:05:09.123456Z'], ...options })
+
+/** An absolute http(s) URL: `uri` for generators, the pattern to refuse `mailto:`, `javascript:` and relative forms. */
+export const HttpUrl = (options: SchemaOptions = {}) =>
+  Type.String({ format: 'uri', pattern: '^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\\s]+', maxLength: 2048, ...options })
+
+/** Free text with at least one non-blank character. */
+export const Text = (maxLength: number, options: SchemaOptions = {}) =>
+  Type.String({ minLength: 1, maxLength, pattern: '\\S', ...options })
+
+export const IdParams = Type.Object({
+  id: Uuid({ description: 'The resource id (UUIDv7).' })
+}, { additionalProperties: false })
+export type IdParams = Static<typeof IdParams>
+
+export const FieldError = Type.Object({
+  in: Type.String({ description: 'Part of the request: body, querystring, params or headers.', examples: ['body'] }),
+  pointer: Type.String({ description: 'JSON pointer to the failing field within that part.', examples: ['/region'] }),
+  message: Type.String({ examples: ["unknown region code 'XX'"] })
+}, { additionalProperties: false })
+
+export const Problem = Type.Object({
+  type: Type.String({ description: 'Relative URI of the kind of error; GET it for an explanation.', examples: ['/problems/validation-error'] }),
+  title: Type.String({ examples: ['Request validation failed'] }),
+  status: Type.Integer({ examples: [400] }),
+  detail: Type.String({ examples: ['body/region must be an ISO 3166 code'] }),
+  instance: Type.String({ description: 'The path of the request.', examples: ['/v1/events'] }),
+  code: Type.String({ description: 'Stable machine-readable error code.', examples: ['APP_VALIDATION'] }),
+  request_id: Type.String({ examples: ['01936f0e-7d5c-7cc1-9b8a-4f2a1e3c5d6e'] }),
+  errors: Type.Optional(Type.Array(FieldError, { description: 'Every failing field, for validation errors.' }))
+}, {
+  $id: 'Problem',
+  description: 'An RFC 9457 problem details object.',
+  examples: [{
+    type: '/problems/validation-error',
+    title: 'Request validation failed',
+    status: 400,
+    detail: 'body/region must be an ISO 3166 code',
+    instance: '/v1/events',
+    code: 'APP_VALIDATION',
+    request_id: '01936f0e-7d5c-7cc1-9b8a-4f2a1e3c5d6e',
+    errors: [{ in: 'body', pointer: '/region', message: "unknown region code 'XX'" }]
+  }]
+})
+export type Problem = Static<typeof Problem>
+
+const problemRef = ref(Problem)
+const problemResponse = (description: string) => ({ ...problemRef, description })
+
+/** Error responses by status, each described, for the `response` map of a route. */
+export const problems = {
+  400: problemResponse('The request is malformed or fails validation; `errors` names each field.'),
+  401: problemResponse('Credentials are missing or invalid.'),
+  403: problemResponse('The API key lacks the scope this operation needs.'),
+  404: problemResponse('No such resource (or it was deleted).'),
+  409: problemResponse('The change conflicts with another resource.'),
+  412: problemResponse('`If-Match` does not match the current ETag.'),
+  413: problemResponse('The body is larger than the limit.'),
+  415: problemResponse('The body is not in a supported media type.'),
+  503: problemResponse('The database is unavailable; retry after `Retry-After` seconds.')
+} as const
+
+/** The error responses every route can give. */
+export const commonProblems = { 400: problems[400], 503: problems[503] }
+
+export const ListLimit = Type.Integer({
+  minimum: 1, maximum: 200, default: 50, description: 'Page size.', examples: [50]
+})
+export const Cursor = Type.String({
+  minLength: 1,
+  maxLength: 1000,
+  description: 'The `next_cursor` of the previous page. Only valid with the same filters and sort.',
+  examples: ['eyJ2IjoxLCJmIjoiYWJjIiwiayI6WyIyMDIyLTAzLTA4IiwiMDE5MzZmMGUtN2Q1Yy03Y2MxLTliOGEtNGYyYTFlM2M1ZDZlIl19']
+})
+export const NextCursor = Nullable(Type.String(), {
+  description: 'Pass as `cursor` to get the next page; null on the last page.',
+  examples: [null]
+})
+
+/** Headers for conditional requests on single resources. */
+export const ConditionalGetHeaders = Type.Object({
+  'if-none-match': Type.Optional(Type.String({ description: 'An ETag from an earlier response; a match answers 304.', examples: ['"3"'] }))
+})
+export const ConditionalWriteHeaders = Type.Object({
+  'if-match': Type.Optional(Type.String({ description: 'The ETag the change is based on; a stale one answers 412.', examples: ['"3"'] }))
+})
+
+/** A string enum written as `enum: [...]` (not `anyOf` of constants), as OpenAPI generators expect. */
+export const StringEnum = <const T extends readonly string[]>(values: T, options: SchemaOptions = {}) =>
+  Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options })

@@ -1,0 +1,146 @@
+import { and, eq, isNull, sql, type SQL } from 'drizzle-orm'
+import { v7 as uuidv7 } from 'uuid'
+import type { Db, Executor } from '../db/client.js'
+import { FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, pgConstraint, pgErrorCode } from '../db/errors.js'
+import { companies, events } from '../db/schema.js'
+import { etagListMatches, etagOf } from '../domain/etag.js'
+import { escapeLike } from '../domain/like.js'
+import { toRfc3339 } from '../domain/time.js'
+import { CompanyConflict, CompanyHasEvents, CompanyNotFound, PreconditionFailed } from '../errors.js'
+import type { Company, CompanyCreate, CompanyList, CompanyListQuery, CompanySort, CompanyUpdate } from '../schemas/companies.js'
+import { Keyset, type SortKey } from './keyset.js'
+import { recordRevision, type Actor } from './revisions.js'
+
+type CompanyRow = typeof companies.$inferSelect
+type CompanyFields = Omit<CompanyCreate, 'aliases'> & { aliases: string[] }
+
+export const toCompany = (r: CompanyRow): Company => ({
+  id: r.id,
+  name: r.name,
+  aliases: r.aliases,
+  country: r.country,
+  sector: r.sector,
+  lei: r.lei,
+  wikidata_id: r.wikidataId,
+  website: r.website,
+  created_at: toRfc3339(r.createdAt),
+  updated_at: toRfc3339(r.updatedAt),
+  version: r.version
+})
+
+/** Trims names and upper-cases codes, as the contract says input is normalised. */
+function normalise<T extends CompanyUpdate> (input: T): T {
+  const out: T = { ...input }
+  if (input.name !== undefined) out.name = input.name.trim()
+  if (input.aliases !== undefined) out.aliases = input.aliases.map((a) => a.trim())
+  if (input.country) out.country = input.country.toUpperCase()
+  if (input.lei) out.lei = input.lei.toUpperCase()
+  if (input.sector) out.sector = input.sector.trim()
+  return out
+}
+
+const columnsOf = (c: Partial<CompanyFields>) => ({
+  name: c.name,
+  aliases: c.aliases,
+  country: c.country,
+  sector: c.sector,
+  lei: c.lei,
+  wikidataId: c.wikidata_id,
+  website: c.website
+})
+
+const sortKeys: Record<string, SortKey> = {
+  name: { column: companies.name, kind: 'text' },
+  created_at: { column: companies.createdAt, kind: 'timestamp' },
+  updated_at: { column: companies.updatedAt, kind: 'timestamp' }
+}
+
+function mapWriteError (err: unknown): never {
+  if (pgErrorCode(err) === UNIQUE_VIOLATION) {
+    const constraint = pgConstraint(err)
+    if (constraint === 'companies_lei_live_key') throw new CompanyConflict('lei')
+    if (constraint === 'companies_wikidata_id_live_key') throw new CompanyConflict('wikidata_id')
+  }
+  throw err
+}
+
+export function createCompanyService ({ db }: { db: Db }) {
+  async function lockLive (ex: Executor, id: string, ifMatch: string | undefined): Promise<CompanyRow> {
+    const [row] = await ex.select().from(companies)
+      .where(and(eq(companies.id, id), isNull(companies.deletedAt))).for('update')
+    if (!row) throw new CompanyNotFound(id)
+    if (ifMatch !== undefined && !etagListMatches(ifMatch, row.version)) throw new PreconditionFailed(ifMatch, etagOf(row.version))
+    return row
+  }
+
+  return {
+    /** One live company; deleted ones are not found. */
+    async get (id: string, ex: Executor = db): Promise<Company> {
+      const [row] = await ex.select().from(companies).where(and(eq(companies.id, id), isNull(companies.deletedAt)))
+      if (!row) throw new CompanyNotFound(id)
+      return toCompany(row)
+    },
+
+    /** A keyset page of live companies, optionally matching `q` against names and aliases. */
+    async list (query: CompanyListQuery): Promise<CompanyList> {
+      const sort: CompanySort = query.sort ?? 'name'
+      const limit = query.limit ?? 50
+      const keyset = new Keyset(sortKeys[sort.replace('-', '')]!, companies.id, sort.startsWith('-'), { ...query, sort })
+      const filters: (SQL | undefined)[] = [isNull(companies.deletedAt), keyset.condition()]
+      if (query.q !== undefined) filters.push(sql`${companies.nameSearch} LIKE '%' || fold_text(${escapeLike(query.q)}) || '%'`)
+      if (query.country !== undefined) filters.push(eq(companies.country, query.country.toUpperCase()))
+      const rows = await db.select().from(companies).where(and(...filters)).orderBy(...keyset.orderBy()).limit(limit + 1)
+      const page = keyset.page(rows, limit, (r) => [sort.endsWith('name') ? r.name : toRfc3339(sort.endsWith('created_at') ? r.createdAt : r.updatedAt), r.id])
+      return { data: page.rows.map(toCompany), next_cursor: page.nextCursor }
+    },
+
+    async create (input: CompanyCreate, actor: Actor): Promise<Company> {
+      const fields = normalise(input)
+      return db.transaction(async (tx) => {
+        const [row] = await tx.insert(companies).values({ id: uuidv7(), ...columnsOf({ aliases: [], ...fields }), name: fields.name })
+          .returning().catch(mapWriteError)
+        const company = toCompany(row!)
+        await recordRevision(tx, actor, { resourceType: 'company', resourceId: company.id, operation: 'created', version: 1, data: company })
+        return company
+      })
+    },
+
+    /** Applies a merge patch; a patch that changes nothing keeps the version. */
+    async update (id: string, patch: CompanyUpdate, ifMatch: string | undefined, actor: Actor): Promise<Company> {
+      const changes = normalise(patch)
+      return db.transaction(async (tx) => {
+        const current = await lockLive(tx, id, ifMatch)
+        const before = toCompany(current)
+        const changed = (Object.keys(changes) as (keyof CompanyUpdate)[])
+          .filter((k) => JSON.stringify(changes[k]) !== JSON.stringify(before[k]))
+        if (changed.length === 0) return before
+        const [row] = await tx.update(companies)
+          .set({ ...columnsOf(changes), version: sql`${companies.version} + 1`, updatedAt: sql`now()` })
+          .where(eq(companies.id, id)).returning().catch(mapWriteError)
+        if (changed.includes('name') || changed.includes('aliases')) {
+          await tx.execute(sql`SELECT refresh_event_search(ARRAY(
+            SELECT id FROM ${events} WHERE ${events.companyId} = ${id} AND ${events.deletedAt} IS NULL))`)
+        }
+        const company = toCompany(row!)
+        await recordRevision(tx, actor, { resourceType: 'company', resourceId: id, operation: 'updated', version: company.version, data: company })
+        return company
+      })
+    },
+
+    /** Soft delete; a company that still has live events cannot go. */
+    async remove (id: string, ifMatch: string | undefined, actor: Actor): Promise<void> {
+      await db.transaction(async (tx) => {
+        const current = await lockLive(tx, id, ifMatch)
+        const [row] = await tx.update(companies)
+          .set({ deletedAt: sql`now()`, version: current.version + 1, updatedAt: sql`now()` })
+          .where(eq(companies.id, id)).returning()
+          .catch((err: unknown) => {
+            if (pgErrorCode(err) === FOREIGN_KEY_VIOLATION) throw new CompanyHasEvents(id)
+            throw err
+          })
+        await recordRevision(tx, actor, { resourceType: 'company', resourceId: id, operation: 'deleted', version: row!.version, data: toCompany(row!) })
+      })
+    }
+  }
+}
+export type CompanyService = ReturnType<typeof createCompanyService>

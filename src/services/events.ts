@@ -1,0 +1,315 @@
+import { and, asc, eq, gte, inArray, isNull, lte, or, sql, type SQL } from 'drizzle-orm'
+import { v7 as uuidv7 } from 'uuid'
+import type { Db, Executor } from '../db/client.js'
+import { FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, pgConstraint, pgErrorCode } from '../db/errors.js'
+import { companies, events, eventSources, sources } from '../db/schema.js'
+import { etagListMatches, etagOf } from '../domain/etag.js'
+import { escapeLike } from '../domain/like.js'
+import { isCountryLevel, isRegionCode } from '../domain/regions.js'
+import { toRfc3339 } from '../domain/time.js'
+import { normaliseSourceUrl } from '../domain/urls.js'
+import { EventConflict, EventNotFound, InvalidInput, PreconditionFailed } from '../errors.js'
+import type { Event, EventCreate, EventList, EventListQuery, EventSort, EventUpdate, Source, SourceInput } from '../schemas/events.js'
+import { Keyset, type SortKey } from './keyset.js'
+import { recordRevision, type Actor } from './revisions.js'
+
+type EventRow = typeof events.$inferSelect
+type EventFields = Required<Omit<EventCreate, 'sources'>>
+
+const eventColumns = {
+  id: events.id,
+  companyId: events.companyId,
+  companyName: companies.name,
+  region: events.region,
+  service: events.service,
+  action: events.action,
+  date: events.date,
+  datePrecision: events.datePrecision,
+  effectiveDate: events.effectiveDate,
+  summary: events.summary,
+  externalId: events.externalId,
+  createdAt: events.createdAt,
+  updatedAt: events.updatedAt,
+  version: events.version
+}
+type EventView = Pick<EventRow, Exclude<keyof typeof eventColumns, 'companyName'>> & { companyName: string }
+
+const toEvent = (r: EventView, eventSourceList: Source[]): Event => ({
+  id: r.id,
+  company_id: r.companyId,
+  company: { id: r.companyId, name: r.companyName },
+  region: r.region,
+  service: r.service,
+  action: r.action,
+  date: r.date,
+  date_precision: r.datePrecision,
+  effective_date: r.effectiveDate,
+  summary: r.summary,
+  sources: eventSourceList,
+  external_id: r.externalId,
+  created_at: toRfc3339(r.createdAt),
+  updated_at: toRfc3339(r.updatedAt),
+  version: r.version
+})
+
+const sortKeys: Record<string, SortKey> = {
+  date: { column: events.date, kind: 'date' },
+  created_at: { column: events.createdAt, kind: 'timestamp' },
+  updated_at: { column: events.updatedAt, kind: 'timestamp' }
+}
+
+const body = (pointer: string, message: string) => new InvalidInput({ in: 'body', pointer, message })
+const queryError = (pointer: string, message: string) => new InvalidInput({ in: 'querystring', pointer, message })
+
+/** Checks what the schema cannot: a date that starts its period, and one source per URL. */
+function checkEventRules (fields: Pick<EventFields, 'date' | 'date_precision'>, sourceList: SourceInput[] | undefined): void {
+  if (fields.date_precision === 'month' && !fields.date.endsWith('-01')) {
+    throw body('/date', 'must be the first day of its month when date_precision is month')
+  }
+  if (fields.date_precision === 'year' && !fields.date.endsWith('-01-01')) {
+    throw body('/date', 'must be the first day of its year when date_precision is year')
+  }
+  const seen = new Map<string, number>()
+  sourceList?.forEach((s, i) => {
+    const url = normaliseSourceUrl(s.url)
+    const first = seen.get(url)
+    if (first !== undefined) throw body(`/sources/${i}/url`, `names the same document as /sources/${first}/url`)
+    seen.set(url, i)
+  })
+}
+
+function normaliseFields<T extends Partial<EventFields>> (input: T): T {
+  const out = { ...input }
+  if (input.region !== undefined) out.region = input.region.toUpperCase()
+  if (input.service !== undefined) out.service = input.service.trim()
+  return out
+}
+
+const columnsOf = (e: Partial<EventFields>) => ({
+  companyId: e.company_id,
+  region: e.region,
+  service: e.service,
+  action: e.action,
+  date: e.date,
+  datePrecision: e.date_precision,
+  effectiveDate: e.effective_date,
+  summary: e.summary,
+  externalId: e.external_id
+})
+
+function mapWriteError (err: unknown): never {
+  if (pgErrorCode(err) === UNIQUE_VIOLATION && pgConstraint(err) === 'events_external_id_live_key') throw new EventConflict()
+  if (pgErrorCode(err) === FOREIGN_KEY_VIOLATION) throw body('/company_id', 'must name an existing company that is not deleted')
+  throw err
+}
+
+/** Splits a comma-separated region filter into country codes (matching subdivisions too) and subdivision codes. */
+function parseRegionFilter (value: string): { countries: string[], subdivisions: string[] } {
+  const codes = [...new Set(value.toUpperCase().split(','))]
+  if (codes.length > 100) throw queryError('/region', 'must list at most 100 codes')
+  const unknown = codes.find((c) => !isRegionCode(c))
+  if (unknown) throw queryError('/region', `unknown region code '${unknown}'`)
+  return { countries: codes.filter(isCountryLevel), subdivisions: codes.filter((c) => !isCountryLevel(c)) }
+}
+
+function listFilters (query: EventListQuery): SQL[] {
+  const filters: SQL[] = [isNull(events.deletedAt)]
+  if (query.company_id !== undefined) {
+    const ids = [...new Set(query.company_id.toLowerCase().split(','))]
+    if (ids.length > 100) throw queryError('/company_id', 'must list at most 100 ids')
+    filters.push(inArray(events.companyId, ids))
+  }
+  if (query.company !== undefined) {
+    filters.push(inArray(events.companyId, sql`(SELECT ${companies.id} FROM ${companies}
+      WHERE ${companies.nameSearch} LIKE '%' || fold_text(${escapeLike(query.company)}) || '%' AND ${companies.deletedAt} IS NULL)`))
+  }
+  if (query.region !== undefined) {
+    const { countries, subdivisions } = parseRegionFilter(query.region)
+    filters.push(or(
+      countries.length > 0 ? inArray(events.regionCountry, countries) : undefined,
+      subdivisions.length > 0 ? inArray(events.region, subdivisions) : undefined
+    )!)
+  }
+  if (query.action !== undefined) filters.push(inArray(events.action, query.action.split(',') as EventRow['action'][]))
+  if (query.service !== undefined) {
+    filters.push(sql`lower(${events.service}) LIKE '%' || lower(${escapeLike(query.service)}) || '%'`)
+  }
+  if (query.date_from !== undefined && query.date_to !== undefined && query.date_from > query.date_to) {
+    throw queryError('/date_to', 'must not be before date_from')
+  }
+  if (query.date_from !== undefined) filters.push(gte(events.date, query.date_from))
+  if (query.date_to !== undefined) filters.push(lte(events.date, query.date_to))
+  if (query.q !== undefined) filters.push(sql`${events.search} @@ search_query(${query.q})`)
+  return filters
+}
+
+/** Stores each source once per normalised URL, filling fields it lacked; returns the source ids in input order. */
+async function upsertSources (tx: Executor, sourceList: SourceInput[]): Promise<{ ids: string[], retitled: string[] }> {
+  const inputs = sourceList.map((s) => ({ ...s, url: normaliseSourceUrl(s.url) }))
+  await tx.insert(sources).values(inputs.map((s) => ({
+    id: uuidv7(),
+    url: s.url,
+    publisher: s.publisher ?? null,
+    title: s.title ?? null,
+    publishedDate: s.published_date ?? null,
+    language: s.language ?? null
+  }))).onConflictDoNothing({ target: sources.url })
+  // Locked in URL order, so that two writers citing the same sources cannot deadlock.
+  const stored = await tx.select().from(sources).where(inArray(sources.url, inputs.map((s) => s.url)))
+    .orderBy(asc(sources.url)).for('update')
+  const byUrl = new Map(stored.map((s) => [s.url, s]))
+  const retitled: string[] = []
+  for (const input of inputs) {
+    const row = byUrl.get(input.url)!
+    const merged = {
+      publisher: input.publisher ?? row.publisher,
+      title: input.title ?? row.title,
+      publishedDate: input.published_date ?? row.publishedDate,
+      language: input.language ?? row.language
+    }
+    if (merged.publisher === row.publisher && merged.title === row.title &&
+      merged.publishedDate === row.publishedDate && merged.language === row.language) continue
+    await tx.update(sources).set({ ...merged, updatedAt: sql`now()` }).where(eq(sources.id, row.id))
+    if (merged.title !== row.title) retitled.push(row.id)
+    Object.assign(row, merged)
+  }
+  return { ids: inputs.map((s) => byUrl.get(s.url)!.id), retitled }
+}
+
+async function linkSources (tx: Executor, eventId: string, sourceList: SourceInput[]): Promise<void> {
+  const { ids, retitled } = await upsertSources(tx, sourceList)
+  await tx.delete(eventSources).where(eq(eventSources.eventId, eventId))
+  await tx.insert(eventSources).values(ids.map((sourceId, position) => ({
+    eventId, sourceId, position, quote: sourceList[position]!.quote ?? null
+  })))
+  // A source's title is part of the search document of every event it supports.
+  const alsoCiting = retitled.length === 0
+    ? []
+    : (await tx.selectDistinct({ id: eventSources.eventId }).from(eventSources).where(inArray(eventSources.sourceId, retitled))).map((r) => r.id)
+  await refreshSearch(tx, [eventId, ...alsoCiting])
+}
+
+async function refreshSearch (tx: Executor, eventIds: string[]): Promise<void> {
+  await tx.execute(sql`SELECT refresh_event_search(ARRAY[${sql.join(eventIds.map((id) => sql`${id}`), sql`, `)}]::uuid[])`)
+}
+
+async function sourcesOf (ex: Executor, eventIds: string[]): Promise<Map<string, Source[]>> {
+  const bySource = new Map<string, Source[]>(eventIds.map((id) => [id, []]))
+  if (eventIds.length === 0) return bySource
+  const rows = await ex.select({
+    eventId: eventSources.eventId,
+    url: sources.url,
+    publisher: sources.publisher,
+    title: sources.title,
+    publishedDate: sources.publishedDate,
+    language: sources.language,
+    quote: eventSources.quote
+  }).from(eventSources).innerJoin(sources, eq(sources.id, eventSources.sourceId))
+    .where(inArray(eventSources.eventId, eventIds))
+    .orderBy(asc(eventSources.eventId), asc(eventSources.position))
+  for (const r of rows) {
+    bySource.get(r.eventId)!.push({
+      url: r.url, publisher: r.publisher, title: r.title, published_date: r.publishedDate, language: r.language, quote: r.quote
+    })
+  }
+  return bySource
+}
+
+export function createEventService ({ db }: { db: Db }) {
+  async function find (ex: Executor, id: string): Promise<Event | undefined> {
+    const [row] = await ex.select(eventColumns).from(events).innerJoin(companies, eq(companies.id, events.companyId))
+      .where(and(eq(events.id, id), isNull(events.deletedAt)))
+    if (!row) return undefined
+    return toEvent(row, (await sourcesOf(ex, [id])).get(id)!)
+  }
+
+  async function lockLive (tx: Executor, id: string, ifMatch: string | undefined): Promise<EventRow> {
+    const [row] = await tx.select().from(events).where(and(eq(events.id, id), isNull(events.deletedAt))).for('update')
+    if (!row) throw new EventNotFound(id)
+    if (ifMatch !== undefined && !etagListMatches(ifMatch, row.version)) throw new PreconditionFailed(ifMatch, etagOf(row.version))
+    return row
+  }
+
+  return {
+    /** One live event with its company and sources; deleted ones are not found. */
+    async get (id: string, ex: Executor = db): Promise<Event> {
+      const event = await find(ex, id)
+      if (!event) throw new EventNotFound(id)
+      return event
+    },
+
+    /** A keyset page of live events under the contract's filters. */
+    async list (query: EventListQuery): Promise<EventList> {
+      const sort: EventSort = query.sort ?? '-date'
+      const limit = query.limit ?? 50
+      const keyset = new Keyset(sortKeys[sort.replace('-', '')]!, events.id, sort.startsWith('-'), { ...query, sort })
+      const after = keyset.condition()
+      const rows = await db.select(eventColumns).from(events).innerJoin(companies, eq(companies.id, events.companyId))
+        .where(and(...listFilters(query), after)).orderBy(...keyset.orderBy()).limit(limit + 1)
+      const page = keyset.page(rows, limit, (r) => {
+        if (sort.endsWith('date')) return [r.date, r.id]
+        return [toRfc3339(sort.endsWith('created_at') ? r.createdAt : r.updatedAt), r.id]
+      })
+      const sourceLists = await sourcesOf(db, page.rows.map((r) => r.id))
+      return { data: page.rows.map((r) => toEvent(r, sourceLists.get(r.id)!)), next_cursor: page.nextCursor }
+    },
+
+    async create (input: EventCreate, actor: Actor): Promise<Event> {
+      const fields = normaliseFields({ date_precision: 'day' as const, ...input })
+      checkEventRules(fields, input.sources)
+      return db.transaction(async (tx) => {
+        const id = uuidv7()
+        await tx.insert(events).values({
+          id,
+          ...columnsOf(fields),
+          companyId: fields.company_id,
+          region: fields.region,
+          service: fields.service,
+          action: fields.action,
+          date: fields.date
+        }).catch(mapWriteError)
+        await linkSources(tx, id, input.sources)
+        const event = (await find(tx, id))!
+        await recordRevision(tx, actor, { resourceType: 'event', resourceId: id, operation: 'created', version: 1, data: event })
+        return event
+      })
+    },
+
+    /** Applies a merge patch; a patch that changes nothing keeps the version. */
+    async update (id: string, patch: EventUpdate, ifMatch: string | undefined, actor: Actor): Promise<Event> {
+      const changes = normaliseFields(patch)
+      return db.transaction(async (tx) => {
+        const current = await lockLive(tx, id, ifMatch)
+        const before = (await find(tx, id))!
+        checkEventRules({ date: changes.date ?? current.date, date_precision: changes.date_precision ?? current.datePrecision }, changes.sources)
+        const changed = (Object.keys(changes) as (keyof EventUpdate)[])
+          .filter((k) => JSON.stringify(changes[k]) !== JSON.stringify(before[k]))
+        if (changed.length === 0) return before
+        const { sources: sourceList, ...fields } = changes
+        await tx.update(events)
+          .set({ ...columnsOf(fields), version: current.version + 1, updatedAt: sql`now()` })
+          .where(eq(events.id, id)).catch(mapWriteError)
+        if (sourceList !== undefined) {
+          await linkSources(tx, id, sourceList)
+        } else if (changed.some((k) => k === 'company_id' || k === 'service' || k === 'summary')) {
+          await refreshSearch(tx, [id])
+        }
+        const event = (await find(tx, id))!
+        await recordRevision(tx, actor, { resourceType: 'event', resourceId: id, operation: 'updated', version: event.version, data: event })
+        return event
+      })
+    },
+
+    /** Soft delete: the event disappears from reads and its history stays. */
+    async remove (id: string, ifMatch: string | undefined, actor: Actor): Promise<void> {
+      await db.transaction(async (tx) => {
+        const current = await lockLive(tx, id, ifMatch)
+        const before = (await find(tx, id))!
+        const version = current.version + 1
+        await tx.update(events).set({ deletedAt: sql`now()`, version, updatedAt: sql`now()` }).where(eq(events.id, id))
+        await recordRevision(tx, actor, { resourceType: 'event', resourceId: id, operation: 'deleted', version, data: { ...before, version } })
+      })
+    }
+  }
+}
+export type EventService = ReturnType<typeof createEventService>

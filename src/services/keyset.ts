@@ -1,0 +1,65 @@
+import { asc, desc, sql, type AnyColumn, type SQL } from 'drizzle-orm'
+import { decodeCursor, encodeCursor, queryFingerprint, type CursorKey } from '../domain/cursor.js'
+import { InvalidCursor } from '../errors.js'
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+const DATE = /^\d{4}-\d{2}-\d{2}$/
+const TIMESTAMP = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z$/
+
+const isCalendarDate = (value: string) =>
+  DATE.test(value) && new Date(`${value}T00:00:00Z`).toISOString().startsWith(value)
+
+/** How a sort key's value is typed in SQL and checked when it comes back in a cursor. */
+export const keyKinds = {
+  date: { cast: 'date', valid: isCalendarDate },
+  timestamp: { cast: 'timestamptz', valid: (v: string) => { const m = TIMESTAMP.exec(v); return m !== null && isCalendarDate(m[1]!) } },
+  text: { cast: 'text', valid: (v: string) => v.length <= 1000 }
+} as const
+
+export interface SortKey { column: AnyColumn, kind: keyof typeof keyKinds }
+
+/** One page of a keyset walk: the rows, and the cursor of the next page. */
+export interface KeysetPage<Row> { rows: Row[], nextCursor: string | null }
+
+/**
+ * Keyset pagination over (sort key, id): page N costs what page 1 costs, and rows that are added
+ * while a client walks never make another row repeat or vanish.
+ */
+export class Keyset {
+  readonly fingerprint: string
+  readonly after: CursorKey | undefined
+
+  constructor (private readonly key: SortKey, private readonly id: AnyColumn, readonly descending: boolean,
+    query: Record<string, unknown> & { cursor?: string | undefined }) {
+    this.fingerprint = queryFingerprint(query)
+    this.after = query.cursor === undefined ? undefined : this.decode(query.cursor)
+  }
+
+  private decode (cursor: string): CursorKey {
+    const key = decodeCursor(cursor, this.fingerprint)
+    if (key === 'malformed') throw new InvalidCursor('is malformed')
+    if (key === 'other-query') throw new InvalidCursor('was issued for other filters or another sort')
+    if (!keyKinds[this.key.kind].valid(key[0]) || !UUID.test(key[1])) throw new InvalidCursor('is malformed')
+    return key
+  }
+
+  /** The condition that starts the page after the cursor, or undefined on the first page. */
+  condition (): SQL | undefined {
+    if (!this.after) return undefined
+    const cast = sql.raw(keyKinds[this.key.kind].cast)
+    const operator = sql.raw(this.descending ? '<' : '>')
+    return sql`(${this.key.column}, ${this.id}) ${operator} (${this.after[0]}::${cast}, ${this.after[1]}::uuid)`
+  }
+
+  orderBy (): SQL[] {
+    const direction = this.descending ? desc : asc
+    return [direction(this.key.column), direction(this.id)]
+  }
+
+  /** Cuts the one extra row that was fetched to learn whether another page exists. */
+  page<Row> (rows: Row[], limit: number, keyOf: (row: Row) => CursorKey): KeysetPage<Row> {
+    if (rows.length <= limit) return { rows, nextCursor: null }
+    const pageRows = rows.slice(0, limit)
+    return { rows: pageRows, nextCursor: encodeCursor(this.fingerprint, keyOf(pageRows[limit - 1]!)) }
+  }
+}
