@@ -1,0 +1,3 @@
+import { prepareTemplate } from './database.js'
+
+await prepareTemplate()
