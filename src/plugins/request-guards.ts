@@ -28,11 +28,16 @@ export default fp(async (app) => {
       done(null, value)
     })
   }
-  app.removeContentTypeParser('application/json')
+  // Only JSON bodies are accepted: anything else, text/plain included, is a 415.
+  app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'string' }, parseStorableJson)
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, parseStorableJson)
 
   app.addHook('preValidation', async (req) => {
+    // A route whose body schema is keyed by media type skips validation when no body came at all.
+    if (req.body === undefined && req.routeOptions.schema?.body !== undefined) {
+      throw new InvalidInput({ in: 'body', pointer: '', message: 'is required: send a JSON object' })
+    }
     const query = req.query as Record<string, unknown>
     for (const [name, value] of Object.entries(query)) {
       const values = Array.isArray(value) ? value : [value]

@@ -11,6 +11,9 @@ Lists are keyset-paginated: pass \`next_cursor\` back as \`cursor\` with the sam
 Single resources carry an \`ETag\` (their version): \`If-None-Match\` answers 304, \`If-Match\` on PATCH and DELETE answers 412 when stale.
 Writes need \`Authorization: Bearer <key>\` with the \`write\` scope. Custom string formats: ${Object.keys(customFormats).map((f) => `\`${f}\``).join(', ')}.`
 
+// Relative, so that the document is right wherever it is served; `x-internal: false` marks a public API.
+const thisServer = { url: '/', description: 'The server that serves this document: local, staging or production alike.', 'x-internal': false }
+
 /** The OpenAPI 3.1 document, built from the route schemas, served at /openapi.json and rendered at /docs. */
 export default fp(async (app) => {
   await app.register(swagger, {
@@ -22,7 +25,7 @@ export default fp(async (app) => {
         description,
         license: { name: 'MIT', identifier: 'MIT' },
       },
-      servers: [{ url: 'http://127.0.0.1:3000', description: 'A local server (npm start)' }],
+      servers: [thisServer],
       tags: [
         { name: 'events', description: 'Market-exit events and their sources.' },
         { name: 'companies', description: 'Companies that take market-exit actions.' },
@@ -48,7 +51,7 @@ export default fp(async (app) => {
       tags: ['meta'],
       response: {
         200: Type.Object({
-          openapi: Type.String({ examples: ['3.1.0'] })
+          openapi: Type.String({ maxLength: 10, examples: ['3.1.0'] })
         }, { additionalProperties: true, description: 'The OpenAPI 3.1 document.' })
       }
     }

@@ -11,13 +11,13 @@ export function Nullable<T extends TSchema> (schema: T, options: SchemaOptions =
 // A plain 8-4-4-4-12 hex id: Ajv's `uuid` format also takes `urn:uuid:…`, which Postgres refuses.
 const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
 export const Uuid = (options: SchemaOptions = {}) =>
-  Type.String({ format: 'uuid', pattern: UUID_PATTERN, examples: ['01936f0e-7d5c-7cc1-9b8a-4f2a1e3c5d6e'], ...options })
+  Type.String({ format: 'uuid', pattern: UUID_PATTERN, minLength: 36, maxLength: 36, examples: ['01936f0e-7d5c-7cc1-9b8a-4f2a1e3c5d6e'], ...options })
 
 export const DateOnly = (options: SchemaOptions = {}) =>
-  Type.String({ format: 'date', examples: ['2022-03-08'], ...options })
+  Type.String({ format: 'date', maxLength: 10, examples: ['2022-03-08'], ...options })
 
 export const DateTime = (options: SchemaOptions = {}) =>
-  Type.String({ format: 'date-time', examples: ['2022-03-08T14:05:09.123456Z'], ...options })
+  Type.String({ format: 'date-time', maxLength: 40, examples: ['2022-03-08T14:05:09.123456Z'], ...options })
 
 /** An absolute http(s) URL: `uri` for generators, the pattern to refuse `mailto:`, `javascript:` and relative forms. */
 export const HttpUrl = (options: SchemaOptions = {}) =>
@@ -33,20 +33,20 @@ export const IdParams = Type.Object({
 export type IdParams = Static<typeof IdParams>
 
 export const FieldError = Type.Object({
-  in: Type.String({ description: 'Part of the request: body, querystring, params or headers.', examples: ['body'] }),
-  pointer: Type.String({ description: 'JSON pointer to the failing field within that part.', examples: ['/region'] }),
-  message: Type.String({ examples: ["unknown region code 'XX'"] })
+  in: Type.String({ maxLength: 20, description: 'Part of the request: body, querystring, params or headers.', examples: ['body'] }),
+  pointer: Type.String({ maxLength: 2000, description: 'JSON pointer to the failing field within that part.', examples: ['/region'] }),
+  message: Type.String({ maxLength: 2000, examples: ["unknown region code 'XX'"] })
 }, { additionalProperties: false })
 
 export const Problem = Type.Object({
-  type: Type.String({ description: 'Relative URI of the kind of error; GET it for an explanation.', examples: ['/problems/validation-error'] }),
-  title: Type.String({ examples: ['Request validation failed'] }),
-  status: Type.Integer({ examples: [400] }),
-  detail: Type.String({ examples: ['body/region must be an ISO 3166 code'] }),
-  instance: Type.String({ description: 'The path of the request.', examples: ['/v1/events'] }),
-  code: Type.String({ description: 'Stable machine-readable error code.', examples: ['APP_VALIDATION'] }),
-  request_id: Type.String({ examples: ['01936f0e-7d5c-7cc1-9b8a-4f2a1e3c5d6e'] }),
-  errors: Type.Optional(Type.Array(FieldError, { description: 'Every failing field, for validation errors.' }))
+  type: Type.String({ maxLength: 100, description: 'Relative URI of the kind of error; GET it for an explanation.', examples: ['/problems/validation-error'] }),
+  title: Type.String({ maxLength: 200, examples: ['Request validation failed'] }),
+  status: Type.Integer({ format: 'int32', minimum: 400, maximum: 599, examples: [400] }),
+  detail: Type.String({ maxLength: 10000, examples: ['body/region must be an ISO 3166 code'] }),
+  instance: Type.String({ maxLength: 10000, description: 'The path of the request.', examples: ['/v1/events'] }),
+  code: Type.String({ maxLength: 100, description: 'Stable machine-readable error code.', examples: ['APP_VALIDATION'] }),
+  request_id: Type.String({ maxLength: 128, examples: ['01936f0e-7d5c-7cc1-9b8a-4f2a1e3c5d6e'] }),
+  errors: Type.Optional(Type.Array(FieldError, { maxItems: 100, description: 'Every failing field, for validation errors.' }))
 }, {
   $id: 'Problem',
   description: 'An RFC 9457 problem details object.',
@@ -64,25 +64,38 @@ export const Problem = Type.Object({
 export type Problem = Static<typeof Problem>
 
 const problemRef = ref(Problem)
-const problemResponse = (description: string) => ({ ...problemRef, description })
+const problemResponse = (description: string, headers?: Record<string, TSchema>) => ({
+  description,
+  ...(headers ? { headers: Type.Object(headers) } : {}),
+  content: { 'application/problem+json': { schema: problemRef } }
+})
 
 /** Error responses by status, each described, for the `response` map of a route. */
 export const problems = {
   400: problemResponse('The request is malformed or fails validation; `errors` names each field.'),
-  401: problemResponse('Credentials are missing or invalid.'),
+  401: problemResponse('Credentials are missing or invalid.', {
+    'www-authenticate': Type.String({ maxLength: 100, description: 'The Bearer challenge.' })
+  }),
   403: problemResponse('The API key lacks the scope this operation needs.'),
   404: problemResponse('No such resource (or it was deleted).'),
   409: problemResponse('The change conflicts with another resource.'),
   412: problemResponse('`If-Match` does not match the current ETag.'),
   413: problemResponse('The body is larger than the limit.'),
   415: problemResponse('The body is not in a supported media type.'),
-  503: problemResponse('The database is unavailable; retry after `Retry-After` seconds.')
+  503: problemResponse('The database is unavailable; retry after `Retry-After` seconds.', {
+    'retry-after': Type.Integer({ format: 'int32', minimum: 1, maximum: 3600, description: 'Seconds to wait before retrying.' })
+  })
 } as const
 
-/** The error responses every route can give. */
-export const commonProblems = { 400: problems[400], 503: problems[503] }
+/** The error responses every route can give; a 500 is a bug, documented so that clients can parse it. */
+export const commonProblems = {
+  400: problems[400],
+  500: problemResponse('A bug on our side; the details are logged under `request_id`.'),
+  503: problems[503]
+}
 
 export const ListLimit = Type.Integer({
+  format: 'int32',
   minimum: 1, maximum: 200, default: 50, description: 'Page size.', examples: [50]
 })
 export const Cursor = Type.String({
@@ -91,19 +104,27 @@ export const Cursor = Type.String({
   description: 'The `next_cursor` of the previous page. Only valid with the same filters and sort.',
   examples: ['eyJ2IjoxLCJmIjoiYWJjIiwiayI6WyIyMDIyLTAzLTA4IiwiMDE5MzZmMGUtN2Q1Yy03Y2MxLTliOGEtNGYyYTFlM2M1ZDZlIl19']
 })
-export const NextCursor = Nullable(Type.String(), {
+export const NextCursor = Nullable(Type.String({ maxLength: 1000 }), {
   description: 'Pass as `cursor` to get the next page; null on the last page.',
   examples: [null]
 })
 
 /** Headers for conditional requests on single resources. */
 export const ConditionalGetHeaders = Type.Object({
-  'if-none-match': Type.Optional(Type.String({ description: 'An ETag from an earlier response; a match answers 304.', examples: ['"3"'] }))
+  'if-none-match': Type.Optional(Type.String({ maxLength: 1000, description: 'An ETag from an earlier response; a match answers 304.', examples: ['"3"'] }))
 })
 export const ConditionalWriteHeaders = Type.Object({
-  'if-match': Type.Optional(Type.String({ description: 'The ETag the change is based on; a stale one answers 412.', examples: ['"3"'] }))
+  'if-match': Type.Optional(Type.String({ maxLength: 1000, description: 'The ETag the change is based on; a stale one answers 412.', examples: ['"3"'] }))
 })
 
 /** A string enum written as `enum: [...]` (not `anyOf` of constants), as OpenAPI generators expect. */
 export const StringEnum = <const T extends readonly string[]>(values: T, options: SchemaOptions = {}) =>
   Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options })
+
+/** A PATCH body, accepted as `application/merge-patch+json` (RFC 7396) or as plain `application/json`. */
+export const mergePatchBody = <T extends TSchema>(schema: T) => ({
+  content: {
+    'application/merge-patch+json': { schema },
+    'application/json': { schema }
+  }
+})

@@ -22,14 +22,14 @@ const website = Nullable(HttpUrl(), { description: 'Absolute http(s) URL.', exam
 
 export const CompanyRef = Type.Object({
   id: Uuid(),
-  name: Type.String({ examples: ['Amazon'] })
+  name: Type.String({ maxLength: 200, examples: ['Amazon'] })
 }, { $id: 'CompanyRef', additionalProperties: false, description: 'The id and name of a company, embedded in other resources.' })
 export type CompanyRef = Static<typeof CompanyRef>
 
 export const Company = Type.Object({
   id: Uuid({ description: 'Server-assigned UUIDv7.' }),
-  name: Type.String({ examples: ['Amazon'] }),
-  aliases: Type.Array(Type.String(), { examples: [['Amazon.com, Inc.', 'Амазон']] }),
+  name: Type.String({ maxLength: 200, examples: ['Amazon'] }),
+  aliases: Type.Array(Type.String({ maxLength: 200 }), { maxItems: 50, examples: [['Amazon.com, Inc.', 'Амазон']] }),
   country,
   sector,
   lei,
@@ -37,7 +37,7 @@ export const Company = Type.Object({
   website,
   created_at: DateTime(),
   updated_at: DateTime(),
-  version: Type.Integer({ minimum: 1, description: 'Starts at 1 and grows by 1 with every change.', examples: [1] })
+  version: Type.Integer({ format: 'int32', minimum: 1, maximum: 2147483647, description: 'Starts at 1 and grows by 1 with every change.', examples: [1] })
 }, {
   $id: 'Company',
   additionalProperties: false,
@@ -107,7 +107,7 @@ export const CompanyListQuery = Type.Object({
 export type CompanyListQuery = Static<typeof CompanyListQuery>
 
 export const CompanyList = Type.Object({
-  data: Type.Array(ref(Company)),
+  data: Type.Array(ref(Company), { maxItems: 200 }),
   next_cursor: NextCursor
 }, { additionalProperties: false, description: 'A page of companies.' })
 export type CompanyList = Static<typeof CompanyList>

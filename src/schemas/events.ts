@@ -69,18 +69,18 @@ export const Event = Type.Object({
   id: Uuid({ description: 'Server-assigned UUIDv7.' }),
   company_id: Uuid(),
   company: ref(CompanyRef),
-  region: Type.String({ examples: ['RU'] }),
-  service: Type.String({ examples: ['Retail shipping'] }),
+  region: Type.String({ maxLength: 6, examples: ['RU'] }),
+  service: Type.String({ maxLength: 200, examples: ['Retail shipping'] }),
   action,
   date: DateOnly(),
   date_precision: datePrecision,
   effective_date: effectiveDate,
   summary,
-  sources: Type.Array(ref(Source)),
+  sources: Type.Array(ref(Source), { maxItems: 20 }),
   external_id: externalId,
   created_at: DateTime(),
   updated_at: DateTime(),
-  version: Type.Integer({ minimum: 1, examples: [1] })
+  version: Type.Integer({ format: 'int32', minimum: 1, maximum: 2147483647, examples: [1] })
 }, {
   $id: 'Event',
   additionalProperties: false,
@@ -191,7 +191,7 @@ export const EventListQuery = Type.Object({
 export type EventListQuery = Static<typeof EventListQuery>
 
 export const EventList = Type.Object({
-  data: Type.Array(ref(Event)),
+  data: Type.Array(ref(Event), { maxItems: 200 }),
   next_cursor: NextCursor
 }, { additionalProperties: false, description: 'A page of events.' })
 export type EventList = Static<typeof EventList>

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ConditionalGetHeaders, ConditionalWriteHeaders, IdParams, commonProblems, problems, ref } from '../../schemas/common.js'
+import { ConditionalGetHeaders, ConditionalWriteHeaders, IdParams, commonProblems, mergePatchBody, problems, ref } from '../../schemas/common.js'
 import { Company, CompanyCreate, CompanyList, CompanyListQuery, CompanyUpdate } from '../../schemas/companies.js'
 import { noContent, notModified, tagged, withEtag } from '../conditional.js'
 
@@ -9,7 +9,7 @@ const security = [{ bearerAuth: [] }]
 const companiesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { companies } = app.services
 
-  app.get('/', {
+  app.get('', {
     config: { scope: 'read' },
     schema: {
       operationId: 'listCompanies',
@@ -21,7 +21,7 @@ const companiesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (req) => companies.list(req.query))
 
-  app.post('/', {
+  app.post('', {
     config: { scope: 'write' },
     schema: {
       operationId: 'createCompany',
@@ -65,13 +65,13 @@ const companiesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       security,
       params: IdParams,
       headers: ConditionalWriteHeaders,
-      body: ref(CompanyUpdate),
+      body: mergePatchBody(ref(CompanyUpdate)),
       response: {
         200: { ...ref(Company), description: 'The company after the change.' },
         ...commonProblems, 401: problems[401], 403: problems[403], 404: problems[404], 409: problems[409], 412: problems[412], 413: problems[413], 415: problems[415]
       }
     }
-  }, async (req, reply) => tagged(reply, await companies.update(req.params.id, req.body, req.headers['if-match'], req.actor)))
+  }, async (req, reply) => tagged(reply, await companies.update(req.params.id, req.body as CompanyUpdate, req.headers['if-match'], req.actor)))
 
   app.delete('/:id', {
     config: { scope: 'write' },

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ConditionalGetHeaders, ConditionalWriteHeaders, IdParams, commonProblems, problems, ref } from '../../schemas/common.js'
+import { ConditionalGetHeaders, ConditionalWriteHeaders, IdParams, commonProblems, mergePatchBody, problems, ref } from '../../schemas/common.js'
 import { Event, EventCreate, EventList, EventListQuery, EventUpdate } from '../../schemas/events.js'
 import { noContent, notModified, tagged, withEtag } from '../conditional.js'
 
@@ -9,7 +9,7 @@ const security = [{ bearerAuth: [] }]
 const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { events } = app.services
 
-  app.get('/', {
+  app.get('', {
     config: { scope: 'read' },
     schema: {
       operationId: 'listEvents',
@@ -22,7 +22,7 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (req) => events.list(req.query))
 
-  app.post('/', {
+  app.post('', {
     config: { scope: 'write' },
     schema: {
       operationId: 'createEvent',
@@ -67,13 +67,13 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       security,
       params: IdParams,
       headers: ConditionalWriteHeaders,
-      body: ref(EventUpdate),
+      body: mergePatchBody(ref(EventUpdate)),
       response: {
         200: { ...ref(Event), description: 'The event after the change.' },
         ...commonProblems, 401: problems[401], 403: problems[403], 404: problems[404], 409: problems[409], 412: problems[412], 413: problems[413], 415: problems[415]
       }
     }
-  }, async (req, reply) => tagged(reply, await events.update(req.params.id, req.body, req.headers['if-match'], req.actor)))
+  }, async (req, reply) => tagged(reply, await events.update(req.params.id, req.body as EventUpdate, req.headers['if-match'], req.actor)))
 
   app.delete('/:id', {
     config: { scope: 'write' },

@@ -9,7 +9,7 @@ const tags = ['meta']
 const READINESS_TIMEOUT_MS = 1000
 
 const Health = Type.Object({
-  status: Type.String({ examples: ['ok'] })
+  status: Type.String({ maxLength: 10, examples: ['ok'] })
 }, { additionalProperties: false, description: 'The process is alive.' })
 
 const Readiness = Type.Object({
@@ -68,7 +68,7 @@ const metaRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }, { additionalProperties: false }),
       produces: ['text/plain'],
       response: {
-        200: { description: 'The explanation.', content: { 'text/plain': { schema: Type.String({ examples: ['Request validation failed\n\nThe request is malformed…'] }) } } },
+        200: { description: 'The explanation.', content: { 'text/plain': { schema: Type.String({ maxLength: 10000, examples: ['Request validation failed\n\nThe request is malformed…'] }) } } },
         404: problems[404]
       }
     }

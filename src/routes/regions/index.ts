@@ -4,7 +4,7 @@ import { RegionList } from '../../schemas/regions.js'
 
 const regionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { regions } = app.services
-  app.get('/', {
+  app.get('', {
     config: { scope: 'read' },
     schema: {
       operationId: 'listRegions',

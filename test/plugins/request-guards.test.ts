@@ -1,0 +1,34 @@
+import t from 'tap'
+import { authHeader, buildTestApp, createEvent } from '../helper.js'
+
+t.test('a PATCH without a body is a 400 problem, and changes nothing', async (t) => {
+  const app = await buildTestApp(t)
+  const event = await createEvent(app)
+  const headers = await authHeader(app)
+  const res = await app.inject({ method: 'PATCH', url: `/v1/events/${event.id}`, headers })
+  t.equal(res.statusCode, 400)
+  t.match(res.json(), { status: 400, code: 'APP_VALIDATION', errors: [{ in: 'body', pointer: '' }] })
+  const after = await app.inject({ url: `/v1/events/${event.id}` })
+  t.equal(after.json().version, 1)
+})
+
+t.test('a text/plain PATCH is a 415 problem, and changes nothing', async (t) => {
+  const app = await buildTestApp(t)
+  const event = await createEvent(app)
+  const headers = { ...await authHeader(app), 'content-type': 'text/plain' }
+  const res = await app.inject({ method: 'PATCH', url: `/v1/events/${event.id}`, headers, payload: 'summary' })
+  t.equal(res.statusCode, 415)
+  t.match(res.headers['content-type'], /^application\/problem\+json/)
+  const after = await app.inject({ url: `/v1/events/${event.id}` })
+  t.equal(after.json().version, 1)
+})
+
+t.test('query numbers must be plain decimal integers', async (t) => {
+  const app = await buildTestApp(t)
+  for (const limit of ['0x10', '1e1', ' 5', '5.0']) {
+    const res = await app.inject({ url: '/v1/events', query: { limit } })
+    t.equal(res.statusCode, 400, `limit=${limit}`)
+    t.match(res.json(), { errors: [{ in: 'querystring', pointer: '/limit' }] })
+  }
+  t.equal((await app.inject({ url: '/v1/events', query: { limit: '5' } })).statusCode, 200)
+})
