@@ -1,12 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { sql } from 'drizzle-orm'
-import { migrationsApplied } from '../../db/migrate.js'
 import { problemKindBySlug, problemKinds } from '../../domain/problems.js'
 import { problems } from '../../schemas/common.js'
 
 const tags = ['meta']
-const READINESS_TIMEOUT_MS = 1000
 
 const Health = Type.Object({
   status: Type.String({ maxLength: 10, examples: ['ok'] })
@@ -19,11 +16,6 @@ const Readiness = Type.Object({
     migrations: Type.Union([Type.Literal('ok'), Type.Literal('pending'), Type.Literal('unknown')], { examples: ['ok'] })
   }, { additionalProperties: false })
 }, { additionalProperties: false })
-
-const withTimeout = <T>(promise: Promise<T>, ms: number) => Promise.race([
-  promise,
-  new Promise<never>((_resolve, reject) => setTimeout(() => reject(new Error('timed out')), ms).unref())
-])
 
 const metaRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/healthz', {
@@ -48,13 +40,10 @@ const metaRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (_req, reply) => {
-    const database = await withTimeout(app.db.execute(sql`SELECT 1`), READINESS_TIMEOUT_MS).then(() => 'ok' as const, () => 'unreachable' as const)
-    const migrations = database === 'ok'
-      ? await withTimeout(migrationsApplied(app.db), READINESS_TIMEOUT_MS).then((ok) => ok ? 'ok' as const : 'pending' as const, () => 'unknown' as const)
-      : 'unknown' as const
-    const ready = database === 'ok' && migrations === 'ok'
+    const checks = await app.services.health.readiness()
+    const ready = checks.database === 'ok' && checks.migrations === 'ok'
     if (!ready) reply.code(503).header('retry-after', '2')
-    return { status: ready ? 'ready' as const : 'not_ready' as const, checks: { database, migrations } }
+    return { status: ready ? 'ready' as const : 'not_ready' as const, checks }
   })
 
   app.get('/problems/:kind', {
