@@ -87,6 +87,11 @@ export const problems = {
   })
 } as const
 
+/** Reads are public unless READ_REQUIRES_KEY is set; then they need a key with the `read` scope. */
+export const readSecurity: Array<Record<string, string[]>> = [{}, { bearerAuth: [] }]
+/** Writes need a key with the `write` scope. */
+export const writeSecurity: Array<Record<string, string[]>> = [{ bearerAuth: [] }]
+
 /** The error responses every route can give; a 500 is a bug, documented so that clients can parse it. */
 export const commonProblems = {
   400: problems[400],

@@ -109,5 +109,9 @@ export type CompanyListQuery = Static<typeof CompanyListQuery>
 export const CompanyList = Type.Object({
   data: Type.Array(ref(Company), { maxItems: 200 }),
   next_cursor: NextCursor
-}, { additionalProperties: false, description: 'A page of companies.' })
+}, {
+  additionalProperties: false,
+  description: 'A page of companies.',
+  examples: [{ data: [Company.examples[0]], next_cursor: null }]
+})
 export type CompanyList = Static<typeof CompanyList>

@@ -193,5 +193,9 @@ export type EventListQuery = Static<typeof EventListQuery>
 export const EventList = Type.Object({
   data: Type.Array(ref(Event), { maxItems: 200 }),
   next_cursor: NextCursor
-}, { additionalProperties: false, description: 'A page of events.' })
+}, {
+  additionalProperties: false,
+  description: 'A page of events.',
+  examples: [{ data: [Event.examples[0]], next_cursor: null }]
+})
 export type EventList = Static<typeof EventList>

@@ -1,10 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ConditionalGetHeaders, ConditionalWriteHeaders, IdParams, commonProblems, mergePatchBody, problems, ref } from '../../schemas/common.js'
+import { ConditionalGetHeaders, ConditionalWriteHeaders, IdParams, commonProblems, mergePatchBody, problems, readSecurity, ref, writeSecurity } from '../../schemas/common.js'
 import { Company, CompanyCreate, CompanyList, CompanyListQuery, CompanyUpdate } from '../../schemas/companies.js'
 import { noContent, notModified, tagged, withEtag } from '../conditional.js'
 
 const tags = ['companies']
-const security = [{ bearerAuth: [] }]
 
 const companiesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { companies } = app.services
@@ -12,6 +11,7 @@ const companiesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('', {
     config: { scope: 'read' },
     schema: {
+      security: readSecurity,
       operationId: 'listCompanies',
       summary: 'List companies',
       description: 'Live companies, keyset-paginated; `q` matches part of a name or alias, ignoring case and accents.',
@@ -28,7 +28,7 @@ const companiesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Create a company',
       description: 'Creates a company; answers with it and its `Location`.',
       tags,
-      security,
+      security: writeSecurity,
       body: ref(CompanyCreate),
       response: {
         201: { ...ref(Company), description: 'The new company.' },
@@ -44,6 +44,7 @@ const companiesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/:id', {
     config: { scope: 'read' },
     schema: {
+      security: readSecurity,
       operationId: 'getCompany',
       summary: 'Get a company',
       description: 'One live company, with its ETag.',
@@ -62,7 +63,7 @@ const companiesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'JSON Merge Patch (RFC 7396), as `application/merge-patch+json` or `application/json`. ' +
         'A patch that changes nothing keeps the version.',
       tags,
-      security,
+      security: writeSecurity,
       params: IdParams,
       headers: ConditionalWriteHeaders,
       body: mergePatchBody(ref(CompanyUpdate)),
@@ -80,7 +81,7 @@ const companiesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Delete a company',
       description: 'Soft delete: the company disappears from reads. A company that still has events cannot be deleted (409).',
       tags,
-      security,
+      security: writeSecurity,
       params: IdParams,
       headers: ConditionalWriteHeaders,
       response: {

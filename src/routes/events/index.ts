@@ -1,10 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ConditionalGetHeaders, ConditionalWriteHeaders, IdParams, commonProblems, mergePatchBody, problems, ref } from '../../schemas/common.js'
+import { ConditionalGetHeaders, ConditionalWriteHeaders, IdParams, commonProblems, mergePatchBody, problems, readSecurity, ref, writeSecurity } from '../../schemas/common.js'
 import { Event, EventCreate, EventList, EventListQuery, EventUpdate } from '../../schemas/events.js'
 import { noContent, notModified, tagged, withEtag } from '../conditional.js'
 
 const tags = ['events']
-const security = [{ bearerAuth: [] }]
 
 const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { events } = app.services
@@ -12,6 +11,7 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('', {
     config: { scope: 'read' },
     schema: {
+      security: readSecurity,
       operationId: 'listEvents',
       summary: 'List events',
       description: 'Live events matching every given filter, keyset-paginated. Comma-separated lists match any of their values; ' +
@@ -30,7 +30,7 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Records an event. Its sources are stored once per normalised URL and linked; a source cited again keeps ' +
         'its fields and gains the ones it lacked.',
       tags,
-      security,
+      security: writeSecurity,
       body: ref(EventCreate),
       response: {
         201: { ...ref(Event), description: 'The new event.' },
@@ -46,6 +46,7 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/:id', {
     config: { scope: 'read' },
     schema: {
+      security: readSecurity,
       operationId: 'getEvent',
       summary: 'Get an event',
       description: 'One live event, with its ETag.',
@@ -64,7 +65,7 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'JSON Merge Patch (RFC 7396), as `application/merge-patch+json` or `application/json`. ' +
         'A patch that changes nothing keeps the version.',
       tags,
-      security,
+      security: writeSecurity,
       params: IdParams,
       headers: ConditionalWriteHeaders,
       body: mergePatchBody(ref(EventUpdate)),
@@ -82,7 +83,7 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Delete an event',
       description: 'Soft delete: the event disappears from reads; a repeat answers 404. Its history is kept.',
       tags,
-      security,
+      security: writeSecurity,
       params: IdParams,
       headers: ConditionalWriteHeaders,
       response: {

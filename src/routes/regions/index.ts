@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { commonProblems } from '../../schemas/common.js'
+import { commonProblems, readSecurity } from '../../schemas/common.js'
 import { RegionList } from '../../schemas/regions.js'
 
 const regionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -7,6 +7,7 @@ const regionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('', {
     config: { scope: 'read' },
     schema: {
+      security: readSecurity,
       operationId: 'listRegions',
       summary: 'List regions in use',
       description: 'Every region code that live events use, with its English (ISO) name and the number of live events.',
