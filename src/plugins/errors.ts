@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import { isDatabaseUnavailable } from '../db/errors.js'
 import { problemKindOf } from '../domain/problems.js'
 import type { FieldError } from '../errors.js'
-import type { Problem } from '../schemas/common.js'
+import { patternMessages, type Problem } from '../schemas/common.js'
 
 const RETRY_AFTER_SECONDS = '2'
 
@@ -15,10 +15,6 @@ const formatRules: Record<string, { rule: string, message: (value: unknown) => s
   date: { rule: 'must be a date', message: () => 'must be a real calendar date, YYYY-MM-DD' },
   'date-time': { rule: 'must be a date-time', message: () => 'must be an RFC 3339 date-time' },
   uri: { rule: 'must be a URL', message: () => 'must be an absolute http(s) URL' }
-}
-const patternMessages: Record<string, string> = {
-  '\\S': 'must not be blank',
-  '^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\\s]+': 'must be an absolute http(s) URL'
 }
 
 /** A field error, and the short rule for the `detail` line, from one Ajv error. */
@@ -37,8 +33,8 @@ function describe (context: string, error: FastifySchemaValidationError & { data
     const format = formatRules[String(params.format)]!
     rule = format.rule
     message = format.message(error.data)
-  } else if (error.keyword === 'pattern' && patternMessages[String(params.pattern)]) {
-    message = rule = patternMessages[String(params.pattern)]!
+  } else if (error.keyword === 'pattern' && patternMessages.has(String(params.pattern))) {
+    message = rule = patternMessages.get(String(params.pattern))!
   }
   return { in: context, pointer, message, rule }
 }

@@ -19,13 +19,25 @@ export const DateOnly = (options: SchemaOptions = {}) =>
 export const DateTime = (options: SchemaOptions = {}) =>
   Type.String({ format: 'date-time', maxLength: 40, examples: ['2022-03-08T14:05:09.123456Z'], ...options })
 
+/** What a failed `pattern` means, in words, for the patterns that these schemas use. */
+export const patternMessages = new Map<string, string>()
+
+const HTTP_URL_PATTERN = '^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\\s]+'
+patternMessages.set(HTTP_URL_PATTERN, 'must be an absolute http(s) URL')
+
 /** An absolute http(s) URL: `uri` for generators, the pattern to refuse `mailto:`, `javascript:` and relative forms. */
 export const HttpUrl = (options: SchemaOptions = {}) =>
-  Type.String({ format: 'uri', pattern: '^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\\s]+', maxLength: 2048, ...options })
+  Type.String({ format: 'uri', pattern: HTTP_URL_PATTERN, maxLength: 2048, ...options })
 
-/** Free text with at least one non-blank character. */
-export const Text = (maxLength: number, options: SchemaOptions = {}) =>
-  Type.String({ minLength: 1, maxLength, pattern: '\\S', ...options })
+/**
+ * Free text of 1 to `maxLength` characters once surrounding blanks are trimmed (services trim it);
+ * the outer `maxLength` only bounds how much padding is read.
+ */
+export function Text (maxLength: number, options: SchemaOptions = {}) {
+  const pattern = `^\\s*\\S(?:[\\s\\S]{0,${maxLength - 2}}\\S)?\\s*$`
+  patternMessages.set(pattern, `must be 1 to ${maxLength} characters after trimming, not blank`)
+  return Type.String({ minLength: 1, maxLength: maxLength + 200, pattern, ...options })
+}
 
 export const IdParams = Type.Object({
   id: Uuid({ description: 'The resource id (UUIDv7).' })

@@ -382,7 +382,7 @@ t.test('PATCH applies a JSON merge patch', async (t) => {
     ['sector of 101 chars', { sector: 's'.repeat(101) }, '/sector'],
     ['unknown field', { colour: 'red' }, '/colour'],
     ['server-owned version', { version: 9 }, '/version'],
-    ['server-owned id', { id: id }, '/id'],
+    ['server-owned id', { id }, '/id'],
     ['server-owned created_at', { created_at: original.created_at }, '/created_at'],
     ['server-owned updated_at', { updated_at: original.updated_at }, '/updated_at'],
     ['NUL in sector', { sector: 'a\u0000' }, '/sector'],
