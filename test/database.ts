@@ -12,7 +12,7 @@ export const serverUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_U
 // Named after this checkout, so that two checkouts can test at once on one machine.
 const checkout = createHash('sha256').update(process.cwd()).digest('hex').slice(0, 8)
 export const templateName = `market_exits_template_${checkout}`
-const pgliteImagePath = join(tmpdir(), `market-exits-pglite-${checkout}.tar.gz`)
+const pgliteImagePath = join(tmpdir(), `market-exits-pglite-${checkout}.tar`)
 
 function urlFor (database: string): string {
   const url = new URL(serverUrl!)
@@ -43,7 +43,7 @@ export async function prepareTemplate (): Promise<void> {
   }
   const database = await createDb({ dataDir: 'memory://' })
   await runMigrations(database)
-  const image = await database.pglite!.dumpDataDir('gzip')
+  const image = await database.pglite!.dumpDataDir('none')
   await writeFile(pgliteImagePath, Buffer.from(await image.arrayBuffer()))
   await database.close()
 }
