@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ConditionalGetHeaders, ConditionalWriteHeaders, IdParams, commonProblems, mergePatchBody, problems, readSecurity, ref, writeSecurity } from '../../schemas/common.js'
+import { commonProblems, problems, readSecurity, ref, writeSecurity } from '../../schemas/common.js'
 import { Event, EventCreate, EventList, EventListQuery, EventUpdate } from '../../schemas/events.js'
-import { noContent, notModified, tagged, withEtag } from '../conditional.js'
+import { tagged } from '../conditional.js'
+import { registerVersionedResource } from '../versioned-resource.js'
 
 const tags = ['events']
 
@@ -43,56 +44,16 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return tagged(reply, event)
   })
 
-  app.get('/:id', {
-    config: { scope: 'read' },
-    schema: {
-      security: readSecurity,
-      operationId: 'getEvent',
-      summary: 'Get an event',
-      description: 'One live event, with its ETag.',
-      tags,
-      params: IdParams,
-      headers: ConditionalGetHeaders,
-      response: { 200: { ...ref(Event), description: 'The event.' }, 304: notModified, ...commonProblems, 404: problems[404] }
-    }
-  }, async (req, reply) => withEtag(req, reply, await events.get(req.params.id)))
-
-  app.patch('/:id', {
-    config: { scope: 'write' },
-    schema: {
-      operationId: 'updateEvent',
-      summary: 'Update an event',
-      description: 'JSON Merge Patch (RFC 7396), as `application/merge-patch+json` or `application/json`. ' +
-        'A patch that changes nothing keeps the version.',
-      tags,
-      security: writeSecurity,
-      params: IdParams,
-      headers: ConditionalWriteHeaders,
-      body: mergePatchBody(ref(EventUpdate)),
-      response: {
-        200: { ...ref(Event), description: 'The event after the change.' },
-        ...commonProblems, 401: problems[401], 403: problems[403], 404: problems[404], 409: problems[409], 412: problems[412], 413: problems[413], 415: problems[415]
-      }
-    }
-  }, async (req, reply) => tagged(reply, await events.update(req.params.id, req.body as EventUpdate, req.headers['if-match'], req.actor)))
-
-  app.delete('/:id', {
-    config: { scope: 'write' },
-    schema: {
-      operationId: 'deleteEvent',
-      summary: 'Delete an event',
-      description: 'Soft delete: the event disappears from reads; a repeat answers 404. Its history is kept.',
-      tags,
-      security: writeSecurity,
-      params: IdParams,
-      headers: ConditionalWriteHeaders,
-      response: {
-        204: noContent, ...commonProblems, 401: problems[401], 403: problems[403], 404: problems[404], 412: problems[412]
-      }
-    }
-  }, async (req, reply) => {
-    await events.remove(req.params.id, req.headers['if-match'], req.actor)
-    reply.code(204)
+  registerVersionedResource(app, {
+    name: 'Event',
+    noun: 'event',
+    article: 'an',
+    tags,
+    schema: Event,
+    updateSchema: EventUpdate,
+    deleteDescription: 'Soft delete: the event disappears from reads; a repeat answers 404. Its history is kept.',
+    deleteConflicts: false,
+    service: events
   })
 }
 export default eventsRoutes

@@ -1,0 +1,86 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { TSchema } from '@sinclair/typebox'
+import {
+  ConditionalGetHeaders, ConditionalWriteHeaders, IdParams, commonProblems, mergePatchBody, problems, readSecurity, ref, writeSecurity
+} from '../schemas/common.js'
+import type { Actor } from '../services/revisions.js'
+import { noContent, notModified, tagged, withEtag } from './conditional.js'
+
+type App = Parameters<FastifyPluginAsyncTypebox>[0]
+
+/** What GET, PATCH and DELETE on `/{id}` need to know about one kind of versioned, soft-deleted resource. */
+export interface VersionedResource<Resource extends { version: number }, Patch> {
+  /** Names the operations: getEvent, updateEvent, deleteEvent. */
+  name: string
+  /** The resource in words, and its article: "event", "an". */
+  noun: string
+  article: 'a' | 'an'
+  tags: string[]
+  schema: TSchema
+  updateSchema: TSchema
+  deleteDescription: string
+  /** Whether a delete can conflict with other data (a company with events). */
+  deleteConflicts: boolean
+  service: {
+    get: (id: string) => Promise<Resource>
+    update: (id: string, patch: Patch, ifMatch: string | undefined, actor: Actor) => Promise<Resource>
+    remove: (id: string, ifMatch: string | undefined, actor: Actor) => Promise<void>
+  }
+}
+
+/** Registers GET (with ETag and 304), PATCH (JSON Merge Patch with If-Match) and soft DELETE on `/:id`. */
+export function registerVersionedResource<Resource extends { version: number }, Patch> (app: App, spec: VersionedResource<Resource, Patch>) {
+  const { name, noun, article, tags, schema, service } = spec
+  const writeProblems = { ...commonProblems, 401: problems[401], 403: problems[403], 404: problems[404], 412: problems[412] }
+
+  app.get('/:id', {
+    config: { scope: 'read' },
+    schema: {
+      security: readSecurity,
+      operationId: `get${name}`,
+      summary: `Get ${article} ${noun}`,
+      description: `One live ${noun}, with its ETag (its version).`,
+      tags,
+      params: IdParams,
+      headers: ConditionalGetHeaders,
+      response: { 200: { ...ref(schema), description: `The ${noun}.` }, 304: notModified, ...commonProblems, 404: problems[404] }
+    }
+  }, async (req, reply) => withEtag(req, reply, await service.get(req.params.id)))
+
+  app.patch('/:id', {
+    config: { scope: 'write' },
+    schema: {
+      operationId: `update${name}`,
+      summary: `Update ${article} ${noun}`,
+      description: 'JSON Merge Patch (RFC 7396), as `application/merge-patch+json` or `application/json`. ' +
+        'A patch that changes nothing keeps the version.',
+      tags,
+      security: writeSecurity,
+      params: IdParams,
+      headers: ConditionalWriteHeaders,
+      body: mergePatchBody(ref(spec.updateSchema)),
+      response: {
+        200: { ...ref(schema), description: `The ${noun} after the change.` },
+        ...writeProblems, 409: problems[409], 413: problems[413], 415: problems[415]
+      }
+    }
+    // The body was validated against the update schema for its media type.
+  }, async (req, reply) => tagged(reply, await service.update(req.params.id, req.body as Patch, req.headers['if-match'], req.actor)))
+
+  app.delete('/:id', {
+    config: { scope: 'write' },
+    schema: {
+      operationId: `delete${name}`,
+      summary: `Delete ${article} ${noun}`,
+      description: spec.deleteDescription,
+      tags,
+      security: writeSecurity,
+      params: IdParams,
+      headers: ConditionalWriteHeaders,
+      response: { 204: noContent, ...writeProblems, ...(spec.deleteConflicts ? { 409: problems[409] } : {}) }
+    }
+  }, async (req, reply) => {
+    await service.remove(req.params.id, req.headers['if-match'], req.actor)
+    reply.code(204)
+  })
+}
