@@ -32,6 +32,8 @@ export async function buildApp (config: Config, { database, logger = { level: co
     logger: logger === false ? false : { ...(typeof logger === 'object' ? logger : {}), redact: ['req.headers.authorization', 'req.headers.cookie'] },
     bodyLimit: config.BODY_LIMIT_BYTES,
     requestTimeout: config.REQUEST_TIMEOUT_MS,
+    // A request that is not answered in time gets a 503 problem instead of holding its client.
+    handlerTimeout: config.HANDLER_TIMEOUT_MS,
     keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
     return503OnClosing: true,
     // A well-formed X-Request-Id from the caller is kept, so that one id follows a request across services.

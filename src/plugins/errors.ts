@@ -72,7 +72,7 @@ export default fp(async (app) => {
       return send(reply, problem(req, 503, 'The database is unavailable; retry shortly', 'APP_DATABASE_UNAVAILABLE'))
     }
     const status = err.statusCode ?? 500
-    if (status >= 500) {
+    if (status >= 500 && status !== 503) {
       req.log.error({ err }, 'request failed')
       return send(reply, problem(req, status, 'Internal Server Error', 'APP_INTERNAL'))
     }
