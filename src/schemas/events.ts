@@ -20,7 +20,9 @@ const sourceFields = {
 export const Source = Type.Object(sourceFields, {
   $id: 'Source',
   additionalProperties: false,
-  description: 'A document that reports the event.'
+  description: 'A document that reports the event. Sources are stored once per URL and shared by the events that cite them: ' +
+    'publisher, title, published_date and language keep their first known value (a later citation only fills gaps); ' +
+    'the quote belongs to the citing event.'
 })
 export type Source = Static<typeof Source>
 

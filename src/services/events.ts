@@ -143,7 +143,7 @@ function listFilters (query: EventListQuery): SQL[] {
   return filters
 }
 
-/** Stores each source once per normalised URL, filling fields it lacked; returns the source ids in input order. */
+/** Stores each source once per normalised URL; returns the source ids in input order, and the sources that gained a title. */
 async function upsertSources (tx: Executor, sourceList: SourceInput[]): Promise<{ ids: string[], retitled: string[] }> {
   const inputs = sourceList.map((s) => ({ ...s, url: normaliseSourceUrl(s.url) }))
   await tx.insert(sources).values(inputs.map((s) => ({
@@ -161,11 +161,13 @@ async function upsertSources (tx: Executor, sourceList: SourceInput[]): Promise<
   const retitled: string[] = []
   for (const input of inputs) {
     const row = byUrl.get(input.url)!
+    // A source cited again keeps what it says and only gains what it lacked, so that one event's
+    // writer cannot rewrite the source under other events.
     const merged = {
-      publisher: input.publisher ?? row.publisher,
-      title: input.title ?? row.title,
-      publishedDate: input.published_date ?? row.publishedDate,
-      language: input.language ?? row.language
+      publisher: row.publisher ?? input.publisher ?? null,
+      title: row.title ?? input.title ?? null,
+      publishedDate: row.publishedDate ?? input.published_date ?? null,
+      language: row.language ?? input.language ?? null
     }
     if (merged.publisher === row.publisher && merged.title === row.title &&
       merged.publishedDate === row.publishedDate && merged.language === row.language) continue

@@ -9,10 +9,15 @@ import { authHeader, buildTestApp, createCompany, createEvent } from '../helper.
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/
 
+/** Asserts a status; the body shows in the diagnostics when it differs. */
+function assertStatus (t: Test, res: LightMyRequestResponse, status: number, message = `status ${status}`) {
+  t.equal(res.statusCode, status, message, { body: res.body })
+}
+
 /** Asserts an RFC 9457 problem of this status and returns its body. */
 function assertProblem (t: Test, res: LightMyRequestResponse, status: number, instance?: string) {
-  t.equal(res.statusCode, status, `status ${status}: ${res.body}`)
-  t.match(res.headers['content-type'], /^application\/problem\+json/, 'problem content type')
+  assertStatus(t, res, status)
+  t.match(res.headers['content-type'], /^application\/problem\+json; charset=utf-8$/, 'problem content type')
   const body = res.json()
   t.match(body, {
     type: /^\/problems\/[a-z-]+$/,
@@ -65,7 +70,7 @@ t.test('POST /v1/events creates an event with the full shape', async (t) => {
     date: '2022-03-08',
     sources: [{ url: 'https://www.aboutamazon.com/news/community/amazons-assistance-in-ukraine' }]
   }, headers)
-  t.equal(res.statusCode, 201, res.body)
+  assertStatus(t, res, 201)
   t.match(res.headers['content-type'], /^application\/json; charset=utf-8/)
   t.ok(res.headers['x-request-id'], 'X-Request-Id on a 201')
   const event = res.json()
@@ -114,7 +119,7 @@ t.test('POST /v1/events creates an event with the full shape', async (t) => {
     ],
     external_id: 'newsroom-0042'
   }, headers)
-  t.equal(full.statusCode, 201, full.body)
+  assertStatus(t, full, 201)
   t.match(full.json(), {
     region: 'BY',
     action: 'pause_new_business',
@@ -137,7 +142,7 @@ t.test('POST /v1/events creates an event with the full shape', async (t) => {
   // Every action of the taxonomy is accepted.
   for (const action of ['exit', 'suspend', 'scale_back', 'pause_new_business', 'continue', 'resume']) {
     const res = await post(app, minimal(company.id, { action }), headers)
-    t.equal(res.statusCode, 201, `action ${action}: ${res.body}`)
+    assertStatus(t, res, 201, `action ${action}`)
     t.equal(res.json().action, action)
   }
 })
@@ -150,19 +155,20 @@ t.test('sources are stored once per normalised URL and gain the fields they lack
   const first = await post(app, minimal(company.id, {
     sources: [{ url: 'HTTPS://Example.COM/a#x', publisher: 'Example', quote: 'first quote' }]
   }), headers)
-  t.equal(first.statusCode, 201, first.body)
+  assertStatus(t, first, 201)
   t.same(first.json().sources, [
     { url: 'https://example.com/a', publisher: 'Example', title: null, published_date: null, language: null, quote: 'first quote' }
   ], 'scheme and host lower-cased, fragment dropped')
 
+  // A second event citing the same document, with a title the stored source lacks, fills it in.
   const second = await post(app, minimal(company.id, {
     service: 'Prime Video',
-    sources: [{ url: 'https://example.com/a', publisher: 'Someone else', title: 'The title', language: 'en', quote: 'second quote' }]
+    sources: [{ url: 'https://example.com/a', title: 'The title', language: 'en', quote: 'second quote' }]
   }), headers)
-  t.equal(second.statusCode, 201, second.body)
+  assertStatus(t, second, 201)
   t.same(second.json().sources, [
     { url: 'https://example.com/a', publisher: 'Example', title: 'The title', published_date: null, language: 'en', quote: 'second quote' }
-  ], 'the stored source keeps its publisher, gains title and language; the quote is per event')
+  ], 'the second event sees the stored publisher and its own title, language and quote')
 
   const again = await app.inject({ url: `/v1/events/${first.json().id}` })
   t.equal(again.statusCode, 200)
@@ -173,11 +179,24 @@ t.test('sources are stored once per normalised URL and gain the fields they lack
   const rows = await app.db.select().from(sources).where(inArray(sources.url, ['https://example.com/a', 'HTTPS://Example.COM/a#x']))
   t.equal(rows.length, 1, 'one source row for both events')
 
+  // A source cited again keeps the fields it has and gains only the ones it lacked.
+  const third = await post(app, minimal(company.id, {
+    service: 'Kindle',
+    sources: [{ url: 'https://EXAMPLE.com/a', publisher: 'Someone else', title: 'Another title', published_date: '2022-03-08' }]
+  }), headers)
+  assertStatus(t, third, 201)
+  t.same(third.json().sources, [
+    { url: 'https://example.com/a', publisher: 'Example', title: 'The title', published_date: '2022-03-08', language: 'en', quote: null }
+  ], 'publisher and title are kept, published_date is gained')
+  t.same((await app.inject({ url: `/v1/events/${first.json().id}` })).json().sources, [
+    { url: 'https://example.com/a', publisher: 'Example', title: 'The title', published_date: '2022-03-08', language: 'en', quote: 'first quote' }
+  ], 'citing a source again does not rewrite it under the events that already cite it')
+
   // Path and query are not normalised away: a different path is a different document.
   const other = await post(app, minimal(company.id, {
     sources: [{ url: 'https://example.com/A' }, { url: 'https://example.com/a?page=2' }]
   }), headers)
-  t.equal(other.statusCode, 201, other.body)
+  assertStatus(t, other, 201)
   t.same(other.json().sources.map((s: { url: string }) => s.url), ['https://example.com/A', 'https://example.com/a?page=2'])
 })
 
@@ -202,7 +221,7 @@ t.test('external_id is unique among live events', async (t) => {
   const company = await createCompany(app)
   const headers = await authHeader(app)
   const first = await post(app, minimal(company.id, { external_id: 'ext-1' }), headers)
-  t.equal(first.statusCode, 201, first.body)
+  assertStatus(t, first, 201)
 
   const clash = await post(app, minimal(company.id, { external_id: 'ext-1' }), headers)
   const body = assertProblem(t, clash, 409, '/v1/events')
@@ -220,7 +239,7 @@ t.test('external_id is unique among live events', async (t) => {
   const deleted = await app.inject({ method: 'DELETE', url: `/v1/events/${first.json().id}`, headers })
   t.equal(deleted.statusCode, 204)
   const reused = await post(app, minimal(company.id, { external_id: 'ext-1' }), headers)
-  t.equal(reused.statusCode, 201, `external_id reusable after delete: ${reused.body}`)
+  assertStatus(t, reused, 201, 'external_id reusable after delete')
   t.equal(reused.json().external_id, 'ext-1')
 
   // Events without external_id never conflict with one another.
@@ -282,7 +301,7 @@ t.test('PATCH applies a JSON Merge Patch', async (t) => {
     external_id: 'yandex-1',
     sources: [{ url: 'https://example.com/s1', title: 'One' }, { url: 'https://example.com/s2' }]
   }), headers)
-  t.equal(created.statusCode, 201, created.body)
+  assertStatus(t, created, 201)
   const original = created.json()
   const url = `/v1/events/${original.id}`
   const patch = (payload: unknown, contentType = 'application/merge-patch+json', extra: Record<string, string> = {}) =>
@@ -294,7 +313,7 @@ t.test('PATCH applies a JSON Merge Patch', async (t) => {
     })
 
   const res = await patch({ action: 'scale_back', region: 'ru-mow' })
-  t.equal(res.statusCode, 200, res.body)
+  assertStatus(t, res, 200)
   t.equal(res.headers.etag, '"2"')
   const patched = res.json()
   assertEventShape(t, patched)
@@ -309,12 +328,12 @@ t.test('PATCH applies a JSON Merge Patch', async (t) => {
   t.equal(patched.created_at, original.created_at, 'created_at is kept')
 
   const asJson = await patch({ service: 'Search and ads' }, 'application/json')
-  t.equal(asJson.statusCode, 200, asJson.body)
+  assertStatus(t, asJson, 200)
   t.match(asJson.json(), { service: 'Search and ads', action: 'scale_back', version: 3 })
 
   // null clears nullable fields.
   const cleared = await patch({ summary: null, effective_date: null, external_id: null })
-  t.equal(cleared.statusCode, 200, cleared.body)
+  assertStatus(t, cleared, 200)
   t.match(cleared.json(), { summary: null, effective_date: null, external_id: null, service: 'Search and ads', version: 4 })
   const reread = await app.inject({ url })
   t.match(reread.json(), { summary: null, effective_date: null, external_id: null, version: 4 }, 'the clear is stored')
@@ -329,17 +348,17 @@ t.test('PATCH applies a JSON Merge Patch', async (t) => {
 
   // A patch that changes nothing keeps the version.
   const same = await patch({ service: 'Search and ads', region: 'RU-MOW', summary: null })
-  t.equal(same.statusCode, 200, same.body)
+  assertStatus(t, same, 200)
   t.equal(same.json().version, 4)
   t.equal(same.headers.etag, '"4"')
   t.equal(same.json().updated_at, cleared.json().updated_at, 'a no-op patch keeps updated_at')
   const empty = await patch({})
-  t.equal(empty.statusCode, 200, empty.body)
+  assertStatus(t, empty, 200)
   t.equal(empty.json().version, 4, 'an empty patch keeps the version')
 
   // sources are replaced whole.
   const replaced = await patch({ sources: [{ url: 'https://example.com/s3', publisher: 'Reuters' }] })
-  t.equal(replaced.statusCode, 200, replaced.body)
+  assertStatus(t, replaced, 200)
   t.same(replaced.json().sources, [
     { url: 'https://example.com/s3', publisher: 'Reuters', title: null, published_date: null, language: null, quote: null }
   ])
@@ -351,7 +370,7 @@ t.test('PATCH applies a JSON Merge Patch', async (t) => {
   // Another company: the embedded company follows.
   const other = await createCompany(app, { name: 'Ozon' })
   const moved = await patch({ company_id: other.id })
-  t.equal(moved.statusCode, 200, moved.body)
+  assertStatus(t, moved, 200)
   t.match(moved.json(), { company_id: other.id, company: { id: other.id, name: 'Ozon' }, version: 6 })
   t.same((await app.inject({ url })).json().company, { id: other.id, name: 'Ozon' })
 
@@ -367,7 +386,7 @@ t.test('PATCH applies a JSON Merge Patch', async (t) => {
   const precision = await patch({ date_precision: 'month' })
   t.same(assertProblem(t, precision, 400).errors.map((e: { pointer: string }) => e.pointer), ['/date'])
   const monthly = await patch({ date_precision: 'month', date: '2022-03-01' })
-  t.equal(monthly.statusCode, 200, monthly.body)
+  assertStatus(t, monthly, 200)
   t.match(monthly.json(), { date: '2022-03-01', date_precision: 'month', version: 7 })
 
   // Bodies the contract does not accept for PATCH.
@@ -397,7 +416,7 @@ t.test('PATCH honours If-Match', async (t) => {
   })
 
   const current = await patch({ action: 'suspend' }, '"1"')
-  t.equal(current.statusCode, 200, current.body)
+  assertStatus(t, current, 200)
   t.equal(current.json().version, 2)
   t.equal(current.headers.etag, '"2"')
 
@@ -408,7 +427,7 @@ t.test('PATCH honours If-Match', async (t) => {
   t.match((await app.inject({ url })).json(), { action: 'suspend', version: 2 }, 'a stale patch is not applied')
 
   const star = await patch({ action: 'resume' }, '*')
-  t.equal(star.statusCode, 200, star.body)
+  assertStatus(t, star, 200)
   t.match(star.json(), { action: 'resume', version: 3 })
 
   const fromGet = await app.inject({ url })
@@ -497,7 +516,7 @@ t.test('writes need a bearer key with the write scope', async (t) => {
   // A valid write key is accepted, and reads stay public by default.
   const writer = await authHeader(app, ['write'])
   const ok = await app.inject({ method: 'PATCH', url, headers: writer, payload: { action: 'resume' } })
-  t.equal(ok.statusCode, 200, ok.body)
+  assertStatus(t, ok, 200)
   const admin = await authHeader(app, ['admin'])
   const byAdmin = await app.inject({ method: 'POST', url: '/v1/events', headers: admin, payload: minimal(company.id) })
   t.equal(byAdmin.statusCode, 201, 'admin implies write')
@@ -519,10 +538,10 @@ t.test('with READ_REQUIRES_KEY=true reads need a key', async (t) => {
 
   const reader = await authHeader(app, ['read'])
   const one = await app.inject({ url, headers: reader })
-  t.equal(one.statusCode, 200, one.body)
+  assertStatus(t, one, 200)
   t.equal(one.json().id, event.id)
   const list = await app.inject({ url: '/v1/events', headers: reader })
-  t.equal(list.statusCode, 200, list.body)
+  assertStatus(t, list, 200)
   t.same(list.json().data.map((e: { id: string }) => e.id), [event.id])
 
   const writer = await authHeader(app, ['write'])
