@@ -1,12 +1,16 @@
 import { AjvCompiler } from '@fastify/ajv-compiler'
 import type { Plugin } from 'ajv'
+import ajvFormats from 'ajv-formats'
 import type { FastifyServerOptions } from 'fastify'
 import { isValidLei } from './domain/lei.js'
 import { isCountryCode, isRegionCode } from './domain/regions.js'
+import { isCalendarDate } from './domain/time.js'
 
 
 /** The formats our schemas name beyond ajv-formats; the OpenAPI document names them too. */
 export const customFormats: Record<string, (value: string) => boolean> = {
+  // Replaces ajv-formats' `date`, which takes year 0000 that Postgres refuses.
+  date: isCalendarDate,
   'iso-3166-region': isRegionCode,
   'iso-3166-1-alpha-2': isCountryCode,
   lei: (value) => isValidLei(value.toUpperCase()),
@@ -44,7 +48,8 @@ export function schemaController (): NonNullable<FastifyServerOptions['schemaCon
       buildValidator (externalSchemas, serverOptions) {
         const build = (coerceTypes: 'array' | false) => factory(externalSchemas, {
           customOptions: { ...ajvOptions, coerceTypes },
-          plugins: [addCustomFormats]
+          // ajv-formats goes first, so that our formats replace its `date` (CommonJS: its plugin is `.default`).
+          plugins: [[ajvFormats.default, { mode: 'full' }] as [Plugin<unknown>, unknown], addCustomFormats]
         })
         const coercing = build('array')
         const strict = build(false)

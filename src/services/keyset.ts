@@ -1,13 +1,10 @@
 import { asc, desc, sql, type AnyColumn, type SQL } from 'drizzle-orm'
 import { decodeCursor, encodeCursor, queryFingerprint, type CursorKey } from '../domain/cursor.js'
+import { isCalendarDate } from '../domain/time.js'
 import { InvalidCursor } from '../errors.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
-const DATE = /^\d{4}-\d{2}-\d{2}$/
 const TIMESTAMP = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z$/
-
-const isCalendarDate = (value: string) =>
-  DATE.test(value) && new Date(`${value}T00:00:00Z`).toISOString().startsWith(value)
 
 /** How a sort key's value is typed in SQL and checked when it comes back in a cursor. */
 export const keyKinds = {

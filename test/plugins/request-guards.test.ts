@@ -32,3 +32,20 @@ t.test('query numbers must be plain decimal integers', async (t) => {
   }
   t.equal((await app.inject({ url: '/v1/events', query: { limit: '5' } })).statusCode, 200)
 })
+
+t.test('dates Postgres cannot store are a 400, in bodies and query strings', async (t) => {
+  const app = await buildTestApp(t)
+  const company = await app.services.companies.create({ name: 'Year Zero' }, { apiKeyId: null })
+  const headers = await authHeader(app)
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/events',
+    headers,
+    payload: { company_id: company.id, region: 'RU', service: 'x', action: 'exit', date: '0000-01-01', sources: [{ url: 'https://example.com' }] }
+  })
+  t.equal(res.statusCode, 400)
+  t.match(res.json(), { errors: [{ in: 'body', pointer: '/date' }] })
+  const list = await app.inject({ url: '/v1/events', query: { date_from: '0000-01-01' } })
+  t.equal(list.statusCode, 400)
+  t.match(list.json(), { errors: [{ in: 'querystring', pointer: '/date_from' }] })
+})
