@@ -44,8 +44,8 @@ AS $$
         SELECT string_agg(concat_ws(' ', s.title, es.quote), ' ')
         FROM event_sources es JOIN sources s ON s.id = es.source_id
         WHERE es.event_id = e.id)), 'D')
-  FROM companies c
-  WHERE c.id = e.company_id AND e.id = ANY(event_ids)
+  FROM companies c, unnest(event_ids) AS target(id)
+  WHERE e.id = target.id AND c.id = e.company_id
 $$;
 --> statement-breakpoint
 -- An event that is live must name a live company. The row lock orders this against a concurrent delete.

@@ -79,6 +79,8 @@ export const events = pgTable('events', {
   index('events_region_country_date_idx').on(t.regionCountry, t.date, t.id).where(live),
   index('events_action_date_idx').on(t.action, t.date, t.id).where(live),
   index('events_search_idx').using('gin', t.search).where(live),
+  // Postures: the latest event per (company, region, service) on or before a date.
+  index('events_posture_idx').on(t.companyId, t.region, t.service, t.date, t.createdAt, t.id).where(live),
   index('events_service_trgm_idx').using('gin', sql`lower(${t.service}) gin_trgm_ops`).where(live),
   check('events_region_format', sql`${t.region} ~ '^[A-Z]{2}(-[A-Z0-9]{1,3})?$'`),
   check('events_service_length', sql`char_length(${t.service}) BETWEEN 1 AND 200`),
@@ -90,6 +92,21 @@ export const events = pgTable('events', {
   check('events_summary_length', sql`char_length(${t.summary}) <= 2000`),
   check('events_external_id_length', sql`char_length(${t.externalId}) BETWEEN 1 AND 200`),
   check('events_version_positive', sql`${t.version} >= 1`)
+])
+
+/** Every name and alias of every company with its matching key, kept by a trigger, for fuzzy search. */
+export const companyNames = pgTable('company_names', {
+  companyId: uuid().notNull(),
+  position: integer().notNull(),
+  kind: text({ enum: ['name', 'alias'] }).notNull(),
+  name: text().notNull(),
+  // name_key(name): folded, punctuation and legal-form words removed (see the custom migration).
+  key: text().notNull()
+}, (t) => [
+  primaryKey({ columns: [t.companyId, t.position] }),
+  foreignKey({ columns: [t.companyId], foreignColumns: [companies.id], name: 'company_names_company_id_fkey' }).onDelete('cascade'),
+  index('company_names_key_trgm_idx').using('gin', sql`${t.key} gin_trgm_ops`),
+  check('company_names_kind_enum', sql`kind IN ('name', 'alias')`)
 ])
 
 export const sources = pgTable('sources', {

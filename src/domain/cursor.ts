@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 
-/** Where a page ended: the sort key's value and the id that breaks ties. */
-export type CursorKey = [value: string, id: string]
+/** Where a page ended: the value of each sort key, the last of which (an id) breaks ties. */
+export type CursorKey = string[]
 
 interface CursorPayload { v: 1, f: string, k: CursorKey }
 
@@ -29,8 +29,8 @@ export function decodeCursor (cursor: string, fingerprint: string): CursorKey | 
     return 'malformed'
   }
   const key = payload?.k
-  if (payload?.v !== 1 || typeof payload.f !== 'string' || !Array.isArray(key) || key.length !== 2 ||
-    typeof key[0] !== 'string' || typeof key[1] !== 'string') return 'malformed'
+  if (payload?.v !== 1 || typeof payload.f !== 'string' || !Array.isArray(key) || key.length === 0 || key.length > 8 ||
+    !key.every((v) => typeof v === 'string')) return 'malformed'
   if (payload.f !== fingerprint) return 'other-query'
   return key
 }

@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox'
+import { Type, type Static, type TObject } from '@sinclair/typebox'
 import { ACTIONS, DATE_PRECISIONS } from '../db/schema.js'
 import { CompanyRef } from './companies.js'
 import { Cursor, DateOnly, DateTime, HttpUrl, ListLimit, NextCursor, Nullable, StringEnum, Text, Uuid, ref } from './common.js'
@@ -159,7 +159,8 @@ const UUID_LIST = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[
 const REGION_CODE = '[A-Za-z]{2}(-[A-Za-z0-9]{1,3})?'
 const commaList = (item: string) => `^${item}(,${item})*$`
 
-export const EventListQuery = Type.Object({
+/** The filters of `GET /v1/events`, shared by every query over events. */
+export const eventFilters = {
   company_id: Type.Optional(Type.String({
     pattern: commaList(UUID_LIST), maxLength: 3700, description: 'One or more company ids, comma-separated (at most 100).', examples: ['01936f0e-7d5c-7cc1-9b8a-4f2a1e3c5d6e']
   })),
@@ -183,7 +184,12 @@ export const EventListQuery = Type.Object({
     description: 'Full-text search over company names and aliases, service, summary, source titles and quotes; ' +
       'accent-insensitive, stemmed for English, French and Russian. Supports "quoted phrases", `or` and `-exclusion`.',
     examples: ['livraisons']
-  })),
+  }))
+}
+export type EventFilters = Static<TObject<typeof eventFilters>>
+
+export const EventListQuery = Type.Object({
+  ...eventFilters,
   sort: Type.Optional(StringEnum(EVENT_SORTS, {
     default: '-date', description: 'Sort order; `-` means descending. Ties are broken by id.', examples: ['-date']
   })),

@@ -49,10 +49,11 @@ const columnsOf = (c: Partial<CompanyFields>) => ({
   website: c.website
 })
 
-const sortKeys: Record<string, SortKey> = {
-  name: { column: companies.name, kind: 'text' },
-  created_at: { column: companies.createdAt, kind: 'timestamp' },
-  updated_at: { column: companies.updatedAt, kind: 'timestamp' }
+const idKey: SortKey = { expression: companies.id, kind: 'uuid' }
+const sortKeys: Record<string, SortKey[]> = {
+  name: [{ expression: companies.name, kind: 'text' }, idKey],
+  created_at: [{ expression: companies.createdAt, kind: 'timestamp' }, idKey],
+  updated_at: [{ expression: companies.updatedAt, kind: 'timestamp' }, idKey]
 }
 
 function mapWriteError (err: unknown): never {
@@ -85,7 +86,7 @@ export function createCompanyService ({ db }: { db: Db }) {
     async list (query: CompanyListQuery): Promise<CompanyList> {
       const sort: CompanySort = query.sort ?? 'name'
       const limit = query.limit ?? 50
-      const keyset = new Keyset(sortKeys[sort.replace('-', '')]!, companies.id, sort.startsWith('-'), { ...query, sort })
+      const keyset = new Keyset(sortKeys[sort.replace('-', '')]!, sort.startsWith('-'), { ...query, sort })
       const filters: (SQL | undefined)[] = [isNull(companies.deletedAt), keyset.condition()]
       if (query.q !== undefined) filters.push(sql`${companies.nameSearch} LIKE '%' || fold_text(${escapeLike(query.q)}) || '%'`)
       if (query.country !== undefined) filters.push(eq(companies.country, query.country.toUpperCase()))

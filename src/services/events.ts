@@ -1,15 +1,14 @@
-import { and, asc, eq, gte, inArray, isNull, lte, or, sql, type SQL } from 'drizzle-orm'
+import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm'
 import { v7 as uuidv7 } from 'uuid'
 import type { Db, Executor } from '../db/client.js'
 import { FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, pgConstraint, pgErrorCode } from '../db/errors.js'
 import { companies, events, eventSources, sources } from '../db/schema.js'
 import { etagListMatches, etagOf } from '../domain/etag.js'
-import { escapeLike } from '../domain/like.js'
-import { isCountryLevel, isRegionCode } from '../domain/regions.js'
 import { toRfc3339 } from '../domain/time.js'
 import { normaliseSourceUrl } from '../domain/urls.js'
 import { EventConflict, EventNotFound, InvalidInput, PreconditionFailed } from '../errors.js'
 import type { Event, EventCreate, EventList, EventListQuery, EventSort, EventUpdate, Source, SourceInput } from '../schemas/events.js'
+import { eventFilterConditions } from './event-filters.js'
 import { Keyset, type SortKey } from './keyset.js'
 import { recordRevision, type Actor } from './revisions.js'
 
@@ -52,14 +51,14 @@ const toEvent = (r: EventView, eventSourceList: Source[]): Event => ({
   version: r.version
 })
 
-const sortKeys: Record<string, SortKey> = {
-  date: { column: events.date, kind: 'date' },
-  created_at: { column: events.createdAt, kind: 'timestamp' },
-  updated_at: { column: events.updatedAt, kind: 'timestamp' }
+const idKey: SortKey = { expression: events.id, kind: 'uuid' }
+const sortKeys: Record<string, SortKey[]> = {
+  date: [{ expression: events.date, kind: 'date' }, idKey],
+  created_at: [{ expression: events.createdAt, kind: 'timestamp' }, idKey],
+  updated_at: [{ expression: events.updatedAt, kind: 'timestamp' }, idKey]
 }
 
 const body = (pointer: string, message: string) => new InvalidInput({ in: 'body', pointer, message })
-const queryError = (pointer: string, message: string) => new InvalidInput({ in: 'querystring', pointer, message })
 
 /** Checks what the schema cannot: a date that starts its period, and one source per URL. */
 function checkEventRules (fields: Pick<EventFields, 'date' | 'date_precision'>, sourceList: SourceInput[] | undefined): void {
@@ -101,46 +100,6 @@ function mapWriteError (err: unknown): never {
   if (pgErrorCode(err) === UNIQUE_VIOLATION && pgConstraint(err) === 'events_external_id_live_key') throw new EventConflict()
   if (pgErrorCode(err) === FOREIGN_KEY_VIOLATION) throw body('/company_id', 'must name an existing company that is not deleted')
   throw err
-}
-
-/** Splits a comma-separated region filter into country codes (matching subdivisions too) and subdivision codes. */
-function parseRegionFilter (value: string): { countries: string[], subdivisions: string[] } {
-  const codes = [...new Set(value.toUpperCase().split(','))]
-  if (codes.length > 100) throw queryError('/region', 'must list at most 100 codes')
-  const unknown = codes.find((c) => !isRegionCode(c))
-  if (unknown) throw queryError('/region', `unknown region code '${unknown}'`)
-  return { countries: codes.filter(isCountryLevel), subdivisions: codes.filter((c) => !isCountryLevel(c)) }
-}
-
-function listFilters (query: EventListQuery): SQL[] {
-  const filters: SQL[] = [isNull(events.deletedAt)]
-  if (query.company_id !== undefined) {
-    const ids = [...new Set(query.company_id.toLowerCase().split(','))]
-    if (ids.length > 100) throw queryError('/company_id', 'must list at most 100 ids')
-    filters.push(inArray(events.companyId, ids))
-  }
-  if (query.company !== undefined) {
-    filters.push(inArray(events.companyId, sql`(SELECT ${companies.id} FROM ${companies}
-      WHERE ${companies.nameSearch} LIKE '%' || fold_text(${escapeLike(query.company)}) || '%' AND ${companies.deletedAt} IS NULL)`))
-  }
-  if (query.region !== undefined) {
-    const { countries, subdivisions } = parseRegionFilter(query.region)
-    filters.push(or(
-      countries.length > 0 ? inArray(events.regionCountry, countries) : undefined,
-      subdivisions.length > 0 ? inArray(events.region, subdivisions) : undefined
-    )!)
-  }
-  if (query.action !== undefined) filters.push(inArray(events.action, query.action.split(',') as EventRow['action'][]))
-  if (query.service !== undefined) {
-    filters.push(sql`lower(${events.service}) LIKE '%' || lower(${escapeLike(query.service)}) || '%'`)
-  }
-  if (query.date_from !== undefined && query.date_to !== undefined && query.date_from > query.date_to) {
-    throw queryError('/date_to', 'must not be before date_from')
-  }
-  if (query.date_from !== undefined) filters.push(gte(events.date, query.date_from))
-  if (query.date_to !== undefined) filters.push(lte(events.date, query.date_to))
-  if (query.q !== undefined) filters.push(sql`${events.search} @@ search_query(${query.q})`)
-  return filters
 }
 
 /** Stores each source once per normalised URL; returns the source ids in input order, and the sources that gained a title. */
@@ -244,10 +203,10 @@ export function createEventService ({ db }: { db: Db }) {
     async list (query: EventListQuery): Promise<EventList> {
       const sort: EventSort = query.sort ?? '-date'
       const limit = query.limit ?? 50
-      const keyset = new Keyset(sortKeys[sort.replace('-', '')]!, events.id, sort.startsWith('-'), { ...query, sort })
+      const keyset = new Keyset(sortKeys[sort.replace('-', '')]!, sort.startsWith('-'), { ...query, sort })
       const after = keyset.condition()
       const rows = await db.select(eventColumns).from(events).innerJoin(companies, eq(companies.id, events.companyId))
-        .where(and(...listFilters(query), after)).orderBy(...keyset.orderBy()).limit(limit + 1)
+        .where(and(...eventFilterConditions(query), after)).orderBy(...keyset.orderBy()).limit(limit + 1)
       const page = keyset.page(rows, limit, (r) => {
         if (sort.endsWith('date')) return [r.date, r.id]
         return [toRfc3339(sort.endsWith('created_at') ? r.createdAt : r.updatedAt), r.id]

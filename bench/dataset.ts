@@ -1,0 +1,98 @@
+import { sql } from 'drizzle-orm'
+import type { Db } from '../src/db/client.js'
+
+export interface DatasetSize { companies: number, events: number, seed: number }
+
+const REGIONS = [
+  'RU', 'BY', 'UA', 'KZ', 'UZ', 'AM', 'GE', 'AZ', 'KG', 'TJ', 'MD', 'CN', 'IR', 'TR', 'IN', 'US', 'DE', 'FR', 'GB', 'PL',
+  'FI', 'EE', 'LV', 'LT', 'SE', 'NO', 'IT', 'ES', 'NL', 'BE', 'AT', 'CH', 'CZ', 'SK', 'HU', 'RO', 'BG', 'RS', 'HR', 'SI',
+  'GR', 'PT', 'IE', 'DK', 'JP', 'KR', 'BR', 'MX', 'CA', 'AU', 'UA-43', 'UA-14', 'UA-09', 'UA-23', 'UA-65', 'RU-MOW', 'RU-SPE',
+  'RU-KDA', 'GE-AB', 'MD-SN'
+]
+const SECTORS = ['Consumer Discretionary', 'Consumer Staples', 'Energy', 'Financials', 'Health Care', 'Industrials',
+  'Information Technology', 'Materials', 'Communication Services', 'Utilities', 'Real Estate', 'NGO']
+const COUNTRIES = ['US', 'DE', 'FR', 'GB', 'JP', 'CN', 'IT', 'CH', 'NL', 'SE', 'FI', 'CA', 'KR', 'IN', 'ES', 'AT', 'RU', 'TR']
+const SERVICES = ['All operations', 'Retail shipping', 'Streaming', 'Cloud new accounts', 'Advertising', 'Imports', 'Exports',
+  'New investments', 'Manufacturing', 'Retail stores', 'Payments', 'Software licences', 'Support', 'Logistics', 'Banking',
+  'Insurance', 'Consulting', 'Hotels', 'Flights', 'Franchise']
+const SUMMARIES = [
+  'The company suspended deliveries and closed its local offices.',
+  'It stopped accepting new customers and paused investments.',
+  "L'entreprise arrête les livraisons et suspend ses activités commerciales.",
+  'La société a cédé sa filiale locale à un acheteur local.',
+  'Компания приостановила поставки и закрыла местные офисы.',
+  'Компания продолжает работать в обычном режиме.',
+  'Business continues as usual despite pressure to leave.',
+  'The company sold its subsidiary and exited the market for good.'
+]
+const SYLLABLES = ['ka', 'lo', 'mi', 'ran', 'tor', 'vex', 'zen', 'qua', 'bel', 'dor', 'fin', 'gar', 'hol', 'jun', 'kor', 'lux',
+  'mar', 'nor', 'pol', 'ser', 'tak', 'ulm', 'vin', 'wes', 'xan', 'yor']
+
+const arr = (values: readonly string[]) => sql.raw(`ARRAY[${values.map((v) => `'${v.replaceAll("'", "''")}'`).join(',')}]`)
+
+/**
+ * A deterministic dataset (seeded `random()` in Postgres, so the same size and seed give the same rows):
+ * companies with skewed event counts, about 60 regions, dates 2014–2026, English, French and Russian summaries.
+ */
+export async function loadDataset (database: Db, size: DatasetSize): Promise<void> {
+  // One transaction: one connection, so that setseed() governs every random() and the temporary table lives on.
+  await database.transaction(async (db) => {
+    // The rows are consistent by construction; the per-row integrity triggers would only slow the load.
+    await db.execute(sql`SET LOCAL session_replication_role = replica`)
+  await db.execute(sql`SELECT setseed(${(size.seed % 1000) / 1000})`)
+  await db.execute(sql`
+    INSERT INTO companies (id, name, aliases, country, sector, created_at, updated_at)
+    SELECT md5('company' || i)::uuid, name, aliases,
+      (${arr(COUNTRIES)})[1 + (i * 31) % ${COUNTRIES.length}],
+      (${arr(SECTORS)})[1 + (i * 17) % ${SECTORS.length}],
+      timestamp '2022-01-01' + i * interval '1 second', timestamp '2022-01-01' + i * interval '1 second'
+    FROM generate_series(1, ${size.companies}) AS i, (SELECT ${arr(SYLLABLES)} AS s) syl,
+      LATERAL (SELECT initcap(s[1 + (i * 7) % 26] || s[1 + (i * 13) % 26] || s[1 + (i / 26) % 26]) || ' ' ||
+        initcap(s[1 + (i / 676) % 26]) || ' ' || i AS name,
+        CASE WHEN i % 5 = 0 THEN ARRAY['Компания ' || i] ELSE '{}' END AS aliases) named`)
+    // What the companies_set_name_search trigger would have written.
+    await db.execute(sql`UPDATE companies SET name_search = fold_text(array_to_string(name || aliases, chr(31)))`)
+  const sourceCount = Math.max(Math.floor(size.events / 5), 1)
+  await db.execute(sql`
+    INSERT INTO sources (id, url, publisher, title, language)
+    SELECT md5('source' || i)::uuid, 'https://news.example.com/article/' || i, 'Example News',
+      'Report ' || i || ' on market exits', 'en'
+    FROM generate_series(1, ${sourceCount}) AS i`)
+  // Rows are drawn in a temporary table first, so that each search document is computed once per
+  // distinct text (the same document refresh_event_search() builds), not once per event.
+  await db.execute(sql`
+    CREATE TEMPORARY TABLE drawn ON COMMIT DROP AS
+    SELECT i,
+      md5('event' || i)::uuid AS id,
+      -- Company k gets a share of events proportional to about 1/k: a few have thousands, most a handful.
+      md5('company' || floor(${size.companies} ^ random())::int)::uuid AS company_id,
+      (${arr(REGIONS)})[1 + floor(random() ^ 2 * ${REGIONS.length})::int] AS region,
+      (${arr(SERVICES)})[1 + floor(random() * ${SERVICES.length})::int] AS service,
+      (ARRAY['exit','suspend','scale_back','pause_new_business','continue','resume'])[1 + floor(random() ^ 1.5 * 6)::int] AS action,
+      date '2014-01-01' + floor(random() * 4700)::int AS date,
+      (${arr(SUMMARIES)})[1 + floor(random() * ${SUMMARIES.length})::int] AS summary,
+      md5('source' || (1 + i % ${sourceCount}))::uuid AS source_id
+    FROM generate_series(1, ${size.events}) AS i`)
+  await db.execute(sql`
+    WITH company_docs AS (
+      SELECT id, setweight(search_vector(array_to_string(name || aliases, ' ')), 'A') AS doc FROM companies),
+    service_docs AS (
+      SELECT service, setweight(search_vector(service), 'B') AS doc FROM (SELECT DISTINCT service FROM drawn) s),
+    summary_docs AS (
+      SELECT summary, setweight(search_vector(summary), 'C') AS doc FROM (SELECT DISTINCT summary FROM drawn) s),
+    source_docs AS (
+      SELECT id, setweight(search_vector(title), 'D') AS doc FROM sources)
+    INSERT INTO events (id, company_id, region, service, action, date, date_precision, summary, search, created_at, updated_at)
+    SELECT d.id, d.company_id, d.region, d.service, d.action, d.date, 'day', d.summary,
+      cd.doc || sd.doc || su.doc || src.doc,
+      timestamp '2023-01-01' + d.i * interval '10 milliseconds', timestamp '2023-01-01' + d.i * interval '10 milliseconds'
+    FROM drawn d
+    JOIN company_docs cd ON cd.id = d.company_id
+    JOIN service_docs sd ON sd.service = d.service
+    JOIN summary_docs su ON su.summary = d.summary
+    JOIN source_docs src ON src.id = d.source_id
+    ORDER BY d.i`)
+  await db.execute(sql`INSERT INTO event_sources (event_id, source_id, position) SELECT id, source_id, 0 FROM drawn ORDER BY i`)
+  })
+  await database.execute(sql`ANALYZE`)
+}

@@ -1,0 +1,51 @@
+import { gte, inArray, isNull, lte, or, sql, type SQL } from 'drizzle-orm'
+import { companies, events } from '../db/schema.js'
+import { escapeLike } from '../domain/like.js'
+import { isCountryLevel, isRegionCode } from '../domain/regions.js'
+import { InvalidInput } from '../errors.js'
+import type { EventFilters } from '../schemas/events.js'
+
+type EventRow = typeof events.$inferSelect
+
+export const queryError = (pointer: string, message: string) => new InvalidInput({ in: 'querystring', pointer, message })
+
+/** Splits a comma-separated region filter into country codes (matching subdivisions too) and subdivision codes. */
+export function parseRegionFilter (value: string): { countries: string[], subdivisions: string[] } {
+  const codes = [...new Set(value.toUpperCase().split(','))]
+  if (codes.length > 100) throw queryError('/region', 'must list at most 100 codes')
+  const unknown = codes.find((c) => !isRegionCode(c))
+  if (unknown) throw queryError('/region', `unknown region code '${unknown}'`)
+  return { countries: codes.filter(isCountryLevel), subdivisions: codes.filter((c) => !isCountryLevel(c)) }
+}
+
+/** The SQL conditions of the contract's event filters, live events only. */
+export function eventFilterConditions (query: EventFilters): SQL[] {
+  const filters: SQL[] = [isNull(events.deletedAt)]
+  if (query.company_id !== undefined) {
+    const ids = [...new Set(query.company_id.toLowerCase().split(','))]
+    if (ids.length > 100) throw queryError('/company_id', 'must list at most 100 ids')
+    filters.push(inArray(events.companyId, ids))
+  }
+  if (query.company !== undefined) {
+    filters.push(inArray(events.companyId, sql`(SELECT ${companies.id} FROM ${companies}
+      WHERE ${companies.nameSearch} LIKE '%' || fold_text(${escapeLike(query.company)}) || '%' AND ${companies.deletedAt} IS NULL)`))
+  }
+  if (query.region !== undefined) {
+    const { countries, subdivisions } = parseRegionFilter(query.region)
+    filters.push(or(
+      countries.length > 0 ? inArray(events.regionCountry, countries) : undefined,
+      subdivisions.length > 0 ? inArray(events.region, subdivisions) : undefined
+    )!)
+  }
+  if (query.action !== undefined) filters.push(inArray(events.action, query.action.split(',') as EventRow['action'][]))
+  if (query.service !== undefined) {
+    filters.push(sql`lower(${events.service}) LIKE '%' || lower(${escapeLike(query.service)}) || '%'`)
+  }
+  if (query.date_from !== undefined && query.date_to !== undefined && query.date_from > query.date_to) {
+    throw queryError('/date_to', 'must not be before date_from')
+  }
+  if (query.date_from !== undefined) filters.push(gte(events.date, query.date_from))
+  if (query.date_to !== undefined) filters.push(lte(events.date, query.date_to))
+  if (query.q !== undefined) filters.push(sql`${events.search} @@ search_query(${query.q})`)
+  return filters
+}
