@@ -39,8 +39,8 @@ export async function loadDataset (database: Db, size: DatasetSize): Promise<voi
   await database.transaction(async (db) => {
     // The rows are consistent by construction; the per-row integrity triggers would only slow the load.
     await db.execute(sql`SET LOCAL session_replication_role = replica`)
-  await db.execute(sql`SELECT setseed(${(size.seed % 1000) / 1000})`)
-  await db.execute(sql`
+    await db.execute(sql`SELECT setseed(${(size.seed % 1000) / 1000})`)
+    await db.execute(sql`
     INSERT INTO companies (id, name, aliases, country, sector, created_at, updated_at)
     SELECT md5('company' || i)::uuid, name, aliases,
       (${arr(COUNTRIES)})[1 + (i * 31) % ${COUNTRIES.length}],
@@ -52,15 +52,15 @@ export async function loadDataset (database: Db, size: DatasetSize): Promise<voi
         CASE WHEN i % 5 = 0 THEN ARRAY['Компания ' || i] ELSE '{}' END AS aliases) named`)
     // What the companies_set_name_search trigger would have written.
     await db.execute(sql`UPDATE companies SET name_search = fold_text(array_to_string(name || aliases, chr(31)))`)
-  const sourceCount = Math.max(Math.floor(size.events / 5), 1)
-  await db.execute(sql`
+    const sourceCount = Math.max(Math.floor(size.events / 5), 1)
+    await db.execute(sql`
     INSERT INTO sources (id, url, publisher, title, language)
     SELECT md5('source' || i)::uuid, 'https://news.example.com/article/' || i, 'Example News',
       'Report ' || i || ' on market exits', 'en'
     FROM generate_series(1, ${sourceCount}) AS i`)
-  // Rows are drawn in a temporary table first, so that each search document is computed once per
-  // distinct text (the same document refresh_event_search() builds), not once per event.
-  await db.execute(sql`
+    // Rows are drawn in a temporary table first, so that each search document is computed once per
+    // distinct text (the same document refresh_event_search() builds), not once per event.
+    await db.execute(sql`
     CREATE TEMPORARY TABLE drawn ON COMMIT DROP AS
     SELECT i,
       md5('event' || i)::uuid AS id,
@@ -73,7 +73,7 @@ export async function loadDataset (database: Db, size: DatasetSize): Promise<voi
       (${arr(SUMMARIES)})[1 + floor(random() * ${SUMMARIES.length})::int] AS summary,
       md5('source' || (1 + i % ${sourceCount}))::uuid AS source_id
     FROM generate_series(1, ${size.events}) AS i`)
-  await db.execute(sql`
+    await db.execute(sql`
     WITH company_docs AS (
       SELECT id, setweight(search_vector(array_to_string(name || aliases, ' ')), 'A') AS doc FROM companies),
     service_docs AS (
@@ -92,7 +92,7 @@ export async function loadDataset (database: Db, size: DatasetSize): Promise<voi
     JOIN summary_docs su ON su.summary = d.summary
     JOIN source_docs src ON src.id = d.source_id
     ORDER BY d.i`)
-  await db.execute(sql`INSERT INTO event_sources (event_id, source_id, position) SELECT id, source_id, 0 FROM drawn ORDER BY i`)
+    await db.execute(sql`INSERT INTO event_sources (event_id, source_id, position) SELECT id, source_id, 0 FROM drawn ORDER BY i`)
   })
   await database.execute(sql`ANALYZE`)
 }

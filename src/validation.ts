@@ -6,7 +6,6 @@ import { isValidLei } from './domain/lei.js'
 import { isCountryCode, isRegionCode } from './domain/regions.js'
 import { isCalendarDate } from './domain/time.js'
 
-
 /** The formats our schemas name beyond ajv-formats; the OpenAPI document names them too. */
 export const customFormats: Record<string, (value: string) => boolean> = {
   // Replaces ajv-formats' `date`, which takes year 0000 that Postgres refuses.

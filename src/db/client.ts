@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises'
 import { PGlite } from '@electric-sql/pglite'
-import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm'
+import { pg_trgm as pgTrgm } from '@electric-sql/pglite/contrib/pg_trgm'
 import { unaccent } from '@electric-sql/pglite/contrib/unaccent'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
@@ -37,7 +37,7 @@ export interface Database {
   close: () => Promise<void>
 }
 
-export const pgliteExtensions = { pg_trgm, unaccent }
+export const pgliteExtensions = { pg_trgm: pgTrgm, unaccent }
 
 /** Builds the drizzle database over a pg pool (DATABASE_URL) or an embedded PGlite instance. */
 export async function createDb (options: DatabaseOptions): Promise<Database> {

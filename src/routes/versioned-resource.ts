@@ -61,7 +61,10 @@ export function registerVersionedResource<Resource extends { version: number }, 
       body: mergePatchBody(ref(spec.updateSchema)),
       response: {
         200: { ...ref(schema), description: `The ${noun} after the change.` },
-        ...writeProblems, 409: problems[409], 413: problems[413], 415: problems[415]
+        ...writeProblems,
+        409: problems[409],
+        413: problems[413],
+        415: problems[415]
       }
     }
     // The body was validated against the update schema for its media type.

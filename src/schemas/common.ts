@@ -113,7 +113,11 @@ export const commonProblems = {
 
 export const ListLimit = Type.Integer({
   format: 'int32',
-  minimum: 1, maximum: 200, default: 50, description: 'Page size.', examples: [50]
+  minimum: 1,
+  maximum: 200,
+  default: 50,
+  description: 'Page size.',
+  examples: [50]
 })
 export const Cursor = Type.String({
   minLength: 1,

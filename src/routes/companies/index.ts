@@ -33,7 +33,12 @@ const companiesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: ref(CompanyCreate),
       response: {
         201: { ...ref(Company), description: 'The new company.' },
-        ...commonProblems, 401: problems[401], 403: problems[403], 409: problems[409], 413: problems[413], 415: problems[415]
+        ...commonProblems,
+        401: problems[401],
+        403: problems[403],
+        409: problems[409],
+        413: problems[413],
+        415: problems[415]
       }
     }
   }, async (req, reply) => {

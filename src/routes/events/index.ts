@@ -35,7 +35,12 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: ref(EventCreate),
       response: {
         201: { ...ref(Event), description: 'The new event.' },
-        ...commonProblems, 401: problems[401], 403: problems[403], 409: problems[409], 413: problems[413], 415: problems[415]
+        ...commonProblems,
+        401: problems[401],
+        403: problems[403],
+        409: problems[409],
+        413: problems[413],
+        415: problems[415]
       }
     }
   }, async (req, reply) => {
