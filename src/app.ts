@@ -14,9 +14,11 @@ import companiesRoutes from './routes/companies/index.js'
 import eventsRoutes from './routes/events/index.js'
 import metaRoutes from './routes/meta/index.js'
 import regionsRoutes from './routes/regions/index.js'
+import statusRoutes from './routes/status/index.js'
 import { Company, CompanyCreate, CompanyRef, CompanyUpdate } from './schemas/companies.js'
 import { Problem } from './schemas/common.js'
 import { Event, EventCreate, EventUpdate, Source, SourceInput } from './schemas/events.js'
+import { MatchRequest } from './schemas/insight.js'
 import { schemaController } from './validation.js'
 
 export interface BuildOptions {
@@ -46,7 +48,7 @@ export async function buildApp (config: Config, { database, logger = { level: co
 
   app.addHook('onRequest', async (req, reply) => { reply.header('x-request-id', req.id) })
 
-  for (const schema of [Problem, CompanyRef, Company, CompanyCreate, CompanyUpdate, Source, SourceInput, Event, EventCreate, EventUpdate]) {
+  for (const schema of [Problem, CompanyRef, Company, CompanyCreate, CompanyUpdate, Source, SourceInput, Event, EventCreate, EventUpdate, MatchRequest]) {
     app.addSchema(schema)
   }
 
@@ -62,6 +64,7 @@ export async function buildApp (config: Config, { database, logger = { level: co
   await app.register(eventsRoutes, { prefix: '/v1/events' })
   await app.register(companiesRoutes, { prefix: '/v1/companies' })
   await app.register(regionsRoutes, { prefix: '/v1/regions' })
+  await app.register(statusRoutes, { prefix: '/v1/status' })
 
   return app
 }

@@ -30,6 +30,7 @@ export default fp(async (app) => {
         { name: 'events', description: 'Market-exit events and their sources.' },
         { name: 'companies', description: 'Companies that take market-exit actions.' },
         { name: 'regions', description: 'Region codes in use.' },
+        { name: 'status', description: 'Postures (the latest action per company, region and service) as of a date, and how they changed.' },
         { name: 'meta', description: 'Health, readiness, the API description and error explanations.' }
       ],
       components: {

@@ -90,16 +90,22 @@ export const CompanyUpdate = Type.Object({
 })
 export type CompanyUpdate = Static<typeof CompanyUpdate>
 
-export const COMPANY_SORTS = ['name', '-name', 'created_at', '-created_at', 'updated_at', '-updated_at'] as const
+export const COMPANY_SORTS = ['relevance', 'name', '-name', 'created_at', '-created_at', 'updated_at', '-updated_at'] as const
 export type CompanySort = typeof COMPANY_SORTS[number]
 
 export const CompanyListQuery = Type.Object({
   q: Type.Optional(Type.String({
-    minLength: 1, maxLength: 200, description: 'Matches part of the name or an alias, ignoring case and accents.', examples: ['amazon']
+    minLength: 1,
+    maxLength: 200,
+    description: 'Companies whose name or an alias contains this text (ignoring case and accents), or resembles it: trigram ' +
+      'similarity of the names with case, accents, punctuation and legal-form words removed, in Latin or Cyrillic script.',
+    examples: ['amazon']
   })),
   country: Type.Optional(Type.String({ format: 'iso-3166-1-alpha-2', minLength: 2, maxLength: 2, description: 'Headquarters country.', examples: ['US'] })),
   sort: Type.Optional(StringEnum(COMPANY_SORTS, {
-    default: 'name', description: 'Sort order; `-` means descending. Ties are broken by id.', examples: ['name']
+    description: 'Sort order; `-` means descending, `relevance` is best match first (with `q` only). ' +
+      'Default: `relevance` with `q`, `name` without. Ties are broken by id.',
+    examples: ['name']
   })),
   limit: Type.Optional(ListLimit),
   cursor: Type.Optional(Cursor)

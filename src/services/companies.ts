@@ -1,12 +1,12 @@
-import { and, eq, isNull, sql, type SQL } from 'drizzle-orm'
+import { and, eq, getTableColumns, isNull, sql } from 'drizzle-orm'
 import { v7 as uuidv7 } from 'uuid'
 import type { Db, Executor } from '../db/client.js'
 import { FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, pgConstraint, pgErrorCode } from '../db/errors.js'
-import { companies, events } from '../db/schema.js'
+import { companies, companyNames, events } from '../db/schema.js'
 import { etagListMatches, etagOf } from '../domain/etag.js'
 import { escapeLike } from '../domain/like.js'
 import { toRfc3339 } from '../domain/time.js'
-import { CompanyConflict, CompanyHasEvents, CompanyNotFound, PreconditionFailed } from '../errors.js'
+import { CompanyConflict, CompanyHasEvents, CompanyNotFound, InvalidInput, PreconditionFailed } from '../errors.js'
 import type { Company, CompanyCreate, CompanyList, CompanyListQuery, CompanySort, CompanyUpdate } from '../schemas/companies.js'
 import { Keyset, type SortKey } from './keyset.js'
 import { recordRevision, type Actor } from './revisions.js'
@@ -49,12 +49,6 @@ const columnsOf = (c: Partial<CompanyFields>) => ({
   website: c.website
 })
 
-const idKey: SortKey = { expression: companies.id, kind: 'uuid' }
-const sortKeys: Record<string, SortKey[]> = {
-  name: [{ expression: companies.name, kind: 'text' }, idKey],
-  created_at: [{ expression: companies.createdAt, kind: 'timestamp' }, idKey],
-  updated_at: [{ expression: companies.updatedAt, kind: 'timestamp' }, idKey]
-}
 
 function mapWriteError (err: unknown): never {
   if (pgErrorCode(err) === UNIQUE_VIOLATION) {
@@ -82,16 +76,39 @@ export function createCompanyService ({ db }: { db: Db }) {
       return toCompany(row)
     },
 
-    /** A keyset page of live companies, optionally matching `q` against names and aliases. */
+    /**
+     * A keyset page of live companies. With `q`, companies whose name or an alias contains it (ignoring case and
+     * accents) or resembles it (trigram similarity of name keys), ranked by score unless another sort is asked for.
+     */
     async list (query: CompanyListQuery): Promise<CompanyList> {
-      const sort: CompanySort = query.sort ?? 'name'
+      const sort: CompanySort = query.sort ?? (query.q === undefined ? 'name' : 'relevance')
+      if (sort === 'relevance' && query.q === undefined) throw new InvalidInput({ in: 'querystring', pointer: '/sort', message: 'relevance needs q' })
       const limit = query.limit ?? 50
-      const keyset = new Keyset(sortKeys[sort.replace('-', '')]!, sort.startsWith('-'), { ...query, sort })
-      const filters: (SQL | undefined)[] = [isNull(companies.deletedAt), keyset.condition()]
-      if (query.q !== undefined) filters.push(sql`${companies.nameSearch} LIKE '%' || fold_text(${escapeLike(query.q)}) || '%'`)
-      if (query.country !== undefined) filters.push(eq(companies.country, query.country.toUpperCase()))
-      const rows = await db.select().from(companies).where(and(...filters)).orderBy(...keyset.orderBy()).limit(limit + 1)
-      const page = keyset.page(rows, limit, (r) => [sort.endsWith('name') ? r.name : toRfc3339(sort.endsWith('created_at') ? r.createdAt : r.updatedAt), r.id])
+      const key = sql`name_key(${query.q ?? ''})`
+      const ranked = db.select({
+        ...getTableColumns(companies),
+        score: sql<number>`coalesce((SELECT max(greatest(similarity(n.key, ${key}), word_similarity(${key}, n.key)))
+          FROM ${companyNames} n WHERE n.company_id = ${companies.id}), 0)::real`.as('score')
+      }).from(companies).where(and(
+        isNull(companies.deletedAt),
+        query.country === undefined ? undefined : eq(companies.country, query.country.toUpperCase()),
+        query.q === undefined
+          ? undefined
+          : sql`(${companies.nameSearch} LIKE '%' || fold_text(${escapeLike(query.q)}) || '%' OR ${companies.id} IN (
+              SELECT company_id FROM ${companyNames} WHERE key % ${key} OR ${key} <% key))`
+      )).as('ranked')
+      const sortKeys: Record<string, SortKey[]> = {
+        relevance: [{ expression: ranked.score, kind: 'real' }, { expression: ranked.id, kind: 'uuid' }],
+        name: [{ expression: ranked.name, kind: 'text' }, { expression: ranked.id, kind: 'uuid' }],
+        created_at: [{ expression: ranked.createdAt, kind: 'timestamp' }, { expression: ranked.id, kind: 'uuid' }],
+        updated_at: [{ expression: ranked.updatedAt, kind: 'timestamp' }, { expression: ranked.id, kind: 'uuid' }]
+      }
+      const keyset = new Keyset(sortKeys[sort.replace('-', '')]!, sort.startsWith('-') || sort === 'relevance', { ...query, sort })
+      const rows = await db.select().from(ranked).where(keyset.condition()).orderBy(...keyset.orderBy()).limit(limit + 1)
+      const page = keyset.page(rows, limit, (r) => {
+        if (sort === 'relevance') return [String(r.score), r.id]
+        return [sort.endsWith('name') ? r.name : toRfc3339(sort.endsWith('created_at') ? r.createdAt : r.updatedAt), r.id]
+      })
       return { data: page.rows.map(toCompany), next_cursor: page.nextCursor }
     },
 

@@ -199,6 +199,15 @@ export function createEventService ({ db }: { db: Db }) {
       return event
     },
 
+    /** Every live event of a company, by region, then in posture order (date, when recorded, id). */
+    async allOfCompany (companyId: string): Promise<Event[]> {
+      const rows = await db.select(eventColumns).from(events).innerJoin(companies, eq(companies.id, events.companyId))
+        .where(and(eq(events.companyId, companyId), isNull(events.deletedAt)))
+        .orderBy(asc(events.region), asc(events.date), asc(events.createdAt), asc(events.id))
+      const sourceLists = await sourcesOf(db, rows.map((r) => r.id))
+      return rows.map((r) => toEvent(r, sourceLists.get(r.id)!))
+    },
+
     /** A keyset page of live events under the contract's filters. */
     async list (query: EventListQuery): Promise<EventList> {
       const sort: EventSort = query.sort ?? '-date'

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { commonProblems, problems, readSecurity, ref, writeSecurity } from '../../schemas/common.js'
+import { IdParams, commonProblems, problems, readSecurity, ref, writeSecurity } from '../../schemas/common.js'
+import { MatchRequest, MatchResult, Timeline } from '../../schemas/insight.js'
 import { Company, CompanyCreate, CompanyList, CompanyListQuery, CompanyUpdate } from '../../schemas/companies.js'
 import { tagged } from '../conditional.js'
 import { registerVersionedResource } from '../versioned-resource.js'
@@ -46,6 +47,33 @@ const companiesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     reply.code(201).header('location', `/v1/companies/${company.id}`)
     return tagged(reply, company)
   })
+
+  app.post('/match', {
+    config: { scope: 'read' },
+    schema: {
+      security: readSecurity,
+      operationId: 'matchCompanies',
+      summary: 'Match names to companies',
+      description: 'Reconciles up to 100 names (or LEIs, or Wikidata ids), each optionally with a country, with the companies ' +
+        'here: ranked candidates with a score and what matched. It reads only, so a `read` key is enough when keys are required.',
+      tags,
+      body: ref(MatchRequest),
+      response: { 200: MatchResult, ...commonProblems, 413: problems[413], 415: problems[415] }
+    }
+  }, async (req) => app.services.companyMatch.match(req.body))
+
+  app.get('/:id/timeline', {
+    config: { scope: 'read' },
+    schema: {
+      security: readSecurity,
+      operationId: 'getCompanyTimeline',
+      summary: "A company's timeline",
+      description: "The company's live events per region in date order, with the posture intervals they imply per service.",
+      tags,
+      params: IdParams,
+      response: { 200: Timeline, ...commonProblems, 404: problems[404] }
+    }
+  }, async (req) => app.services.postures.timeline(req.params.id))
 
   registerVersionedResource(app, {
     name: 'Company',

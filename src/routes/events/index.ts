@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { commonProblems, problems, readSecurity, ref, writeSecurity } from '../../schemas/common.js'
 import { Event, EventCreate, EventList, EventListQuery, EventUpdate } from '../../schemas/events.js'
+import { Facets, FacetsQuery, Timeseries, TimeseriesQuery } from '../../schemas/insight.js'
 import { tagged } from '../conditional.js'
 import { registerVersionedResource } from '../versioned-resource.js'
 
@@ -48,6 +49,34 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     reply.code(201).header('location', `/v1/events/${event.id}`)
     return tagged(reply, event)
   })
+
+  app.get('/facets', {
+    config: { scope: 'read' },
+    schema: {
+      security: readSecurity,
+      operationId: 'getEventFacets',
+      summary: 'Count events per value',
+      description: 'Takes the filters of `GET /v1/events` and counts the matching events per value of each requested field, ' +
+        'most frequent first. Counts are exact; each field\'s counts add up to the number of matching events.',
+      tags,
+      querystring: FacetsQuery,
+      response: { 200: Facets, ...commonProblems }
+    }
+  }, async (req) => app.services.eventStats.facets(req.query))
+
+  app.get('/timeseries', {
+    config: { scope: 'read' },
+    schema: {
+      security: readSecurity,
+      operationId: 'getEventTimeseries',
+      summary: 'Count events per period',
+      description: 'Takes the filters of `GET /v1/events` and counts the matching events per month, quarter or year and per ' +
+        'action, region or sector, one bucket per period of the range, ready to chart.',
+      tags,
+      querystring: TimeseriesQuery,
+      response: { 200: Timeseries, ...commonProblems }
+    }
+  }, async (req) => app.services.eventStats.timeseries(req.query))
 
   registerVersionedResource(app, {
     name: 'Event',

@@ -1,0 +1,34 @@
+export type Interval = 'month' | 'quarter' | 'year'
+
+const MONTHS: Record<Interval, number> = { month: 1, quarter: 3, year: 12 }
+
+/** The first day of the period that holds a date (YYYY-MM-DD). */
+export function periodStart (interval: Interval, date: string): string {
+  const year = date.slice(0, 4)
+  const month = Number(date.slice(5, 7))
+  const first = month - ((month - 1) % MONTHS[interval])
+  return `${year}-${String(first).padStart(2, '0')}-01`
+}
+
+/** The label of the period that starts on a date: `2022-03`, `2022-Q1` or `2022`. */
+export function periodLabel (interval: Interval, start: string): string {
+  if (interval === 'year') return start.slice(0, 4)
+  if (interval === 'quarter') return `${start.slice(0, 4)}-Q${(Number(start.slice(5, 7)) + 2) / 3}`
+  return start.slice(0, 7)
+}
+
+function nextPeriod (interval: Interval, start: string): string {
+  const total = Number(start.slice(0, 4)) * 12 + Number(start.slice(5, 7)) - 1 + MONTHS[interval]
+  return `${String(Math.floor(total / 12)).padStart(4, '0')}-${String(total % 12 + 1).padStart(2, '0')}-01`
+}
+
+/** The starts of every period from the one holding `from` to the one holding `to`, at most `max` of them (undefined beyond). */
+export function periodStarts (interval: Interval, from: string, to: string, max: number): string[] | undefined {
+  const last = periodStart(interval, to)
+  const starts: string[] = []
+  for (let start = periodStart(interval, from); start <= last; start = nextPeriod(interval, start)) {
+    if (starts.length === max) return undefined
+    starts.push(start)
+  }
+  return starts
+}
