@@ -49,7 +49,6 @@ const columnsOf = (c: Partial<CompanyFields>) => ({
   website: c.website
 })
 
-
 function mapWriteError (err: unknown): never {
   if (pgErrorCode(err) === UNIQUE_VIOLATION) {
     const constraint = pgConstraint(err)
