@@ -48,6 +48,11 @@ export async function prepareTemplate (): Promise<void> {
   await database.close()
 }
 
+/** Drops the server template at the end of a run, so that runs leave no database behind. */
+export async function dropTemplate (): Promise<void> {
+  if (serverUrl) await admin(`DROP DATABASE IF EXISTS "${templateName}" WITH (FORCE)`)
+}
+
 export interface TestDatabase { database: Database, url?: string, drop: () => Promise<void> }
 
 /** A fresh, migrated database of its own for one test. */

@@ -1,0 +1,3 @@
+import { dropTemplate } from './database.js'
+
+await dropTemplate()
