@@ -48,8 +48,10 @@ export async function loadDataset (database: Db, size: DatasetSize): Promise<voi
       timestamp '2022-01-01' + i * interval '1 second', timestamp '2022-01-01' + i * interval '1 second'
     FROM generate_series(1, ${size.companies}) AS i, (SELECT ${arr(SYLLABLES)} AS s) syl,
       LATERAL (SELECT initcap(s[1 + (i * 7) % 26] || s[1 + (i * 13) % 26] || s[1 + (i / 26) % 26]) || ' ' ||
-        initcap(s[1 + (i / 676) % 26]) || ' ' || i AS name,
-        CASE WHEN i % 5 = 0 THEN ARRAY['Компания ' || i] ELSE '{}' END AS aliases) named`)
+        initcap(s[1 + (i / 676) % 26]) || ' ' || i AS name0) base,
+      LATERAL (SELECT name0 AS name,
+        -- Every fifth company has its name transliterated to Cyrillic as an alias.
+        CASE WHEN i % 5 = 0 THEN ARRAY[translate(name0, 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ', 'абцдефгхийклмнопкрстуввхизАБЦДЕФГХИЙКЛМНОПКРСТУВВХИЗ')] ELSE '{}' END AS aliases) named`)
     // What the companies_set_name_search trigger would have written.
     await db.execute(sql`UPDATE companies SET name_search = fold_text(array_to_string(name || aliases, chr(31)))`)
     const sourceCount = Math.max(Math.floor(size.events / 5), 1)

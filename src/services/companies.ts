@@ -84,17 +84,21 @@ export function createCompanyService ({ db }: { db: Db }) {
       if (sort === 'relevance' && query.q === undefined) throw new InvalidInput({ in: 'querystring', pointer: '/sort', message: 'relevance needs q' })
       const limit = query.limit ?? 50
       const key = sql`name_key(${query.q ?? ''})`
+      // Three indexable ways to match, united rather than OR-ed so that each can use its trigram index.
+      const hits = query.q === undefined
+        ? undefined
+        : sql`${companies.id} IN (
+            SELECT id FROM ${companies} WHERE name_search LIKE '%' || fold_text(${escapeLike(query.q)}) || '%'
+            UNION SELECT company_id FROM ${companyNames} WHERE key % ${key}
+            UNION SELECT company_id FROM ${companyNames} WHERE ${key} <% key)`
       const ranked = db.select({
         ...getTableColumns(companies),
         score: sql<number>`coalesce((SELECT max(greatest(similarity(n.key, ${key}), word_similarity(${key}, n.key)))
-          FROM ${companyNames} n WHERE n.company_id = ${companies.id}), 0)::real`.as('score')
+          FROM ${companyNames} n WHERE n.company_id = "companies"."id"), 0)::real`.as('score')
       }).from(companies).where(and(
         isNull(companies.deletedAt),
         query.country === undefined ? undefined : eq(companies.country, query.country.toUpperCase()),
-        query.q === undefined
-          ? undefined
-          : sql`(${companies.nameSearch} LIKE '%' || fold_text(${escapeLike(query.q)}) || '%' OR ${companies.id} IN (
-              SELECT company_id FROM ${companyNames} WHERE key % ${key} OR ${key} <% key))`
+        hits
       )).as('ranked')
       const sortKeys: Record<string, SortKey[]> = {
         relevance: [{ expression: ranked.score, kind: 'real' }, { expression: ranked.id, kind: 'uuid' }],

@@ -22,7 +22,10 @@ export function createCompanyMatchService ({ db }: { db: Db }) {
         lei: isValidLei(n.name.trim().toUpperCase()) ? n.name.trim().toUpperCase() : null,
         wikidata: WIKIDATA_ID.test(n.name.trim()) ? n.name.trim() : null
       }))
-      const rows = await queryRows<CandidateRow>(db, sql`
+      const rows = await db.transaction(async (tx) => {
+        // A candidate scores at most its similarity, so the index scan can stop at the threshold.
+        await tx.execute(sql.raw(`SET LOCAL pg_trgm.similarity_threshold = ${MATCH_THRESHOLD}`))
+        return queryRows<CandidateRow>(tx, sql`
         WITH input AS (
           SELECT * FROM jsonb_to_recordset(${JSON.stringify(inputs)}::jsonb)
             AS i(ord int, name text, country text, lei text, wikidata text)
@@ -54,6 +57,7 @@ export function createCompanyMatchService ({ db }: { db: Db }) {
         )
         SELECT ord, company_id, company_name, score, matched_on FROM ranked WHERE rank <= ${MAX_CANDIDATES}
         ORDER BY ord, rank`)
+      })
       return {
         data: inputs.map((input) => ({
           name: input.name,

@@ -1,4 +1,4 @@
-import { and, inArray, lte, sql, type SQL } from 'drizzle-orm'
+import { and, lte, sql, type SQL } from 'drizzle-orm'
 import { queryRows, type Db } from '../db/client.js'
 import { companies, events } from '../db/schema.js'
 import { postureIntervals } from '../domain/postures.js'
@@ -25,32 +25,39 @@ interface PostureRow {
 
 // Postures are listed by company name, then company id, region and service: one key per posture.
 const postureOrder: SortKey[] = [
-  { expression: sql.raw('company_name'), kind: 'text' },
-  { expression: sql.raw('company_id'), kind: 'uuid' },
-  { expression: sql.raw('region'), kind: 'text' },
-  { expression: sql.raw('service'), kind: 'text' }
+  { expression: sql.raw('c.name'), kind: 'text' },
+  { expression: sql.raw('c.id'), kind: 'uuid' },
+  { expression: sql.raw('p.region'), kind: 'text' },
+  { expression: sql.raw('p.service'), kind: 'text' }
 ]
 const keyOf = (r: { company_name: string, company_id: string, region: string, service: string }) =>
   [r.company_name, r.company_id, r.region, r.service]
 
-/** The conditions on events that the posture filters set (the company's sector and country included). */
-function postureConditions (query: Omit<StatusQuery, 'action' | 'as_of' | 'limit' | 'cursor'>): SQL[] {
-  const conditions = eventFilterConditions({ region: query.region, company_id: query.company_id, service: query.service })
-  const companyConditions: SQL[] = [sql`${companies.deletedAt} IS NULL`]
-  if (query.sector !== undefined) companyConditions.push(sql`${companies.sector} = ${query.sector}`)
-  if (query.country !== undefined) companyConditions.push(sql`${companies.country} = ${query.country.toUpperCase()}`)
-  if (companyConditions.length > 1) {
-    conditions.push(inArray(events.companyId, sql`(SELECT ${companies.id} FROM ${companies} WHERE ${and(...companyConditions)})`))
-  }
+type PostureFilters = Omit<StatusQuery, 'action' | 'as_of' | 'limit' | 'cursor'>
+
+/** Conditions on the companies `c` that the posture filters and the cursor set. */
+function companyConditions (query: PostureFilters, keyset: Keyset): SQL[] {
+  const conditions: SQL[] = [sql`c.deleted_at IS NULL`]
+  if (query.company_id !== undefined) conditions.push(sql`c.id IN ${[...new Set(query.company_id.toLowerCase().split(','))]}`)
+  if (query.sector !== undefined) conditions.push(sql`c.sector = ${query.sector}`)
+  if (query.country !== undefined) conditions.push(sql`c.country = ${query.country.toUpperCase()}`)
+  // Lets the walk over companies in name order start at the cursor's company, not at the first one.
+  if (keyset.after) conditions.push(sql`(c.name, c.id) >= (${keyset.after[0]}, ${keyset.after[1]}::uuid)`)
   return conditions
 }
 
-/** The latest event per (company, region, service) among the rows of `source` matching `conditions`: the postures. */
+/** Conditions on one company's events that the posture filters set. */
+const eventConditions = (query: PostureFilters): SQL[] => [
+  sql`${events.companyId} = c.id`,
+  ...eventFilterConditions({ region: query.region, service: query.service })
+]
+
+/** The latest event per (region, service) among `source` rows matching `conditions`, most recent first by date, record time and id. */
 const latestPerKey = (source: SQL, conditions: SQL[]) => sql`
-  SELECT DISTINCT ON (company_id, region, service) company_id, region, service, action, date::text AS date, date_precision, id AS event_id
+  SELECT DISTINCT ON (region, service) region, service, action, date::text AS date, date_precision, id AS event_id
   FROM ${source}
   WHERE ${and(...conditions)}
-  ORDER BY company_id, region, service, date DESC, created_at DESC, id DESC`
+  ORDER BY region, service, date DESC, created_at DESC, id DESC`
 
 const today = () => new Date().toISOString().slice(0, 10)
 
@@ -61,19 +68,21 @@ export function createPostureService ({ db, companies: companyService, events: e
   db: Db, companies: CompanyService, events: EventService
 }) {
   return {
-    /** Each company's posture per region and service on a date: the action of its latest event there by then. */
+    /**
+     * Each company's posture per region and service on a date: the action of its latest event there by then.
+     * Companies are walked in name order and each one's postures found through the posture index, so a page
+     * costs about as much as the companies it covers.
+     */
     async status (query: StatusQuery): Promise<StatusList> {
       const limit = query.limit ?? 50
       const asOf = query.as_of ?? today()
       const keyset = new Keyset(postureOrder, false, { ...query, as_of: asOf })
       const actions = query.action?.split(',')
       const rows = await queryRows<PostureRow>(db, sql`
-        SELECT * FROM (
-          SELECT p.*, c.name AS company_name
-          FROM (${latestPerKey(sql`${events}`, [...postureConditions(query), lte(events.date, asOf)])}) p
-          JOIN ${companies} c ON c.id = p.company_id
-        ) postures
-        WHERE ${and(actions ? sql`action IN ${actions}` : undefined, keyset.condition()) ?? sql`true`}
+        SELECT c.id AS company_id, c.name AS company_name, p.*
+        FROM ${companies} c
+        CROSS JOIN LATERAL (${latestPerKey(sql`${events}`, [...eventConditions(query), lte(events.date, asOf)])}) p
+        WHERE ${and(...companyConditions(query, keyset), actions ? sql`p.action IN ${actions}` : undefined, keyset.condition())}
         ORDER BY ${sql.join(keyset.orderBy(), sql`, `)}
         LIMIT ${limit + 1}`)
       const page = keyset.page(rows, limit, keyOf)
@@ -88,31 +97,29 @@ export function createPostureService ({ db, companies: companyService, events: e
       if (query.from >= query.to) throw queryError('/to', 'must be after from')
       const limit = query.limit ?? 50
       const keyset = new Keyset(postureOrder, false, query)
-      const conditions = postureConditions(query)
-      // Only a key with an event in (from, to] can have changed.
-      type ChangeRow = Omit<PostureRow, 'action' | 'date' | 'date_precision' | 'event_id'> & Record<
-        'before_action' | 'before_date' | 'before_date_precision' | 'before_event_id' | 'after_action' | 'after_date' | 'after_date_precision' | 'after_event_id', string | null>
+      type Side = 'before_action' | 'before_date' | 'before_date_precision' | 'before_event_id' |
+        'after_action' | 'after_date' | 'after_date_precision' | 'after_event_id'
+      type ChangeRow = Pick<PostureRow, 'company_id' | 'company_name' | 'region' | 'service'> & Record<Side, string | null>
+      // Only a key with an event in (from, to] can have changed; its postures on both dates come from the posture index.
+      const postureOn = (date: string) => sql`
+        SELECT action, date::text AS date, date_precision, id AS event_id FROM ${events}
+        WHERE ${events.companyId} = c.id AND ${events.region} = k.region AND ${events.service} = k.service
+          AND ${events.deletedAt} IS NULL AND ${events.date} <= ${date}
+        ORDER BY ${events.date} DESC, ${events.createdAt} DESC, ${events.id} DESC LIMIT 1`
       const rows = await queryRows<ChangeRow>(db, sql`
-        WITH changed_keys AS (
-          SELECT DISTINCT company_id, region, service FROM ${events}
-          WHERE ${and(...conditions, sql`${events.date} > ${query.from}`, lte(events.date, query.to))}
-        ),
-        candidates AS (
-          SELECT e.* FROM ${events} e JOIN changed_keys k USING (company_id, region, service) WHERE e.deleted_at IS NULL
-        ),
-        before AS (${latestPerKey(sql`candidates`, [sql`date <= ${query.from}`])}),
-        after AS (${latestPerKey(sql`candidates`, [sql`date <= ${query.to}`])})
-        SELECT * FROM (
-          SELECT k.company_id, c.name AS company_name, k.region, k.service,
+        SELECT c.id AS company_id, c.name AS company_name, p.*
+        FROM ${companies} c
+        CROSS JOIN LATERAL (
+          SELECT k.region, k.service,
             b.action AS before_action, b.date AS before_date, b.date_precision AS before_date_precision, b.event_id AS before_event_id,
             a.action AS after_action, a.date AS after_date, a.date_precision AS after_date_precision, a.event_id AS after_event_id
-          FROM changed_keys k
-          JOIN ${companies} c ON c.id = k.company_id
-          LEFT JOIN before b USING (company_id, region, service)
-          LEFT JOIN after a USING (company_id, region, service)
+          FROM (SELECT DISTINCT ${events.region} AS region, ${events.service} AS service FROM ${events}
+            WHERE ${and(...eventConditions(query), sql`${events.date} > ${query.from}`, lte(events.date, query.to))}) k
+          LEFT JOIN LATERAL (${postureOn(query.from)}) b ON true
+          LEFT JOIN LATERAL (${postureOn(query.to)}) a ON true
           WHERE b.action IS DISTINCT FROM a.action
-        ) changes
-        WHERE ${keyset.condition() ?? sql`true`}
+        ) p
+        WHERE ${and(...companyConditions(query, keyset), keyset.condition())}
         ORDER BY ${sql.join(keyset.orderBy(), sql`, `)}
         LIMIT ${limit + 1}`)
       const page = keyset.page(rows, limit, keyOf)
