@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
 import {
-  check, customType, date, foreignKey, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid
+  check, customType, date, foreignKey, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid
 } from 'drizzle-orm/pg-core'
 
 /** Values that the CHECK constraints below and the API schemas both enforce. */
@@ -92,6 +92,33 @@ export const events = pgTable('events', {
   check('events_summary_length', sql`char_length(${t.summary}) <= 2000`),
   check('events_external_id_length', sql`char_length(${t.externalId}) BETWEEN 1 AND 200`),
   check('events_version_positive', sql`${t.version} >= 1`)
+])
+
+/**
+ * Live events counted per month, region and action, kept by statement triggers on events (see the custom
+ * migration), so that counts over wide date ranges add up a few thousand rows instead of scanning events.
+ */
+export const eventMonthCounts = pgTable('event_month_counts', {
+  month: date({ mode: 'string' }).notNull(),
+  region: text().notNull(),
+  action: text().notNull(),
+  events: integer().notNull()
+}, (t) => [
+  primaryKey({ columns: [t.month, t.region, t.action] }),
+  check('event_month_counts_events_nonnegative', sql`${t.events} >= 0`)
+])
+
+/** Live events counted per year, region, action and the company's sector and country, kept like event_month_counts. */
+export const eventYearCounts = pgTable('event_year_counts', {
+  year: date({ mode: 'string' }).notNull(),
+  region: text().notNull(),
+  action: text().notNull(),
+  sector: text(),
+  country: text(),
+  events: integer().notNull()
+}, (t) => [
+  unique('event_year_counts_key').on(t.year, t.region, t.action, t.sector, t.country).nullsNotDistinct(),
+  check('event_year_counts_events_nonnegative', sql`${t.events} >= 0`)
 ])
 
 /** Every name and alias of every company with its matching key, kept by a trigger, for fuzzy search. */

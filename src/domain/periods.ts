@@ -32,3 +32,26 @@ export function periodStarts (interval: Interval, from: string, to: string, max:
   }
   return starts
 }
+
+/** An inclusive span of dates; an undefined end is unbounded. */
+export interface DateSpan { from?: string | undefined, to?: string | undefined }
+
+const addDays = (date: string, days: number) =>
+  new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10)
+
+/**
+ * Splits a span into the whole months or years it covers, [start, end) with undefined for unbounded, and
+ * the partial periods at its edges. Counts kept per period answer the whole part; the edges need the rows.
+ */
+export function splitByPeriods (unit: 'month' | 'year', span: DateSpan): { whole?: { start?: string, end?: string }, edges: DateSpan[] } {
+  const from = span.from
+  // The last representable day ends nothing: treat it as unbounded.
+  const to = span.to === '9999-12-31' ? undefined : span.to
+  const start = from === undefined || periodStart(unit, from) === from ? from : nextPeriod(unit, periodStart(unit, from))
+  const end = to === undefined ? undefined : periodStart(unit, addDays(to, 1)) === addDays(to, 1) ? addDays(to, 1) : periodStart(unit, to)
+  if (start !== undefined && end !== undefined && start >= end) return { edges: [span] }
+  const edges: DateSpan[] = []
+  if (from !== undefined && start !== undefined && from < start) edges.push({ from, to: addDays(start, -1) })
+  if (to !== undefined && end !== undefined && to >= end) edges.push({ from: end, to })
+  return { whole: { start, end }, edges }
+}

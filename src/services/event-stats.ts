@@ -1,41 +1,112 @@
-import { and, count, desc, asc, eq, sql, type SQL } from 'drizzle-orm'
+import { and, count, eq, gte, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
-import { companies, events } from '../db/schema.js'
-import { periodLabel, periodStart, periodStarts } from '../domain/periods.js'
+import { companies, eventMonthCounts, events, eventYearCounts } from '../db/schema.js'
+import { periodLabel, periodStart, periodStarts, splitByPeriods, type DateSpan } from '../domain/periods.js'
+import type { EventFilters } from '../schemas/events.js'
 import type { FacetField, Facets, FacetsQuery, Timeseries, TimeseriesQuery } from '../schemas/insight.js'
-import { eventFilterConditions, queryError } from './event-filters.js'
+import { eventFilterConditions, parseRegionFilter, queryError } from './event-filters.js'
 
 const MAX_BUCKETS = 5000
 const NO_SECTOR = 'unknown'
 
-const facetExpressions: Record<FacetField, SQL> = {
-  action: sql`${events.action}`,
-  region: sql`${events.region}`,
-  sector: sql`${companies.sector}`,
-  country: sql`${companies.country}`,
-  year: sql`to_char(${events.date}, 'YYYY')`,
-  month: sql`to_char(${events.date}, 'YYYY-MM')`
-}
-const groupExpressions = {
-  action: sql`${events.action}`,
-  region: sql`${events.region}`,
-  // Literals, not parameters: the grouped expression must be the same text in SELECT and GROUP BY.
-  sector: sql`coalesce(${companies.sector}, ${sql.raw(`'${NO_SECTOR}'`)})`
+interface Count { key: string | null, start?: string, count: number }
+type Rollup = typeof eventMonthCounts | typeof eventYearCounts
+
+/**
+ * How one grouping is counted: from the events themselves, and, when the filters allow it, from a rollup
+ * over the whole months or years of the date range (the partial periods at its edges still come from events).
+ */
+interface Grouping {
+  unit: 'month' | 'year'
+  rollup: Rollup
+  period: SQL
+  onEvents: SQL
+  onRollup: SQL
 }
 
+// Literals, not parameters, in grouped expressions: the text must be the same in SELECT and GROUP BY.
+const literal = (text: string) => sql.raw(`'${text}'`)
+const monthly = (onEvents: SQL, onRollup: SQL): Grouping =>
+  ({ unit: 'month', rollup: eventMonthCounts, period: sql`${eventMonthCounts.month}`, onEvents, onRollup })
+const yearly = (onEvents: SQL, onRollup: SQL): Grouping =>
+  ({ unit: 'year', rollup: eventYearCounts, period: sql`${eventYearCounts.year}`, onEvents, onRollup })
+
+const facetGroupings: Record<FacetField, Grouping> = {
+  action: monthly(sql`${events.action}`, sql`${eventMonthCounts.action}`),
+  region: monthly(sql`${events.region}`, sql`${eventMonthCounts.region}`),
+  year: monthly(sql`to_char(${events.date}, 'YYYY')`, sql`to_char(${eventMonthCounts.month}, 'YYYY')`),
+  month: monthly(sql`to_char(${events.date}, 'YYYY-MM')`, sql`to_char(${eventMonthCounts.month}, 'YYYY-MM')`),
+  sector: yearly(sql`${companies.sector}`, sql`${eventYearCounts.sector}`),
+  country: yearly(sql`${companies.country}`, sql`${eventYearCounts.country}`)
+}
+
+function seriesGrouping (groupBy: TimeseriesQuery['group_by'] & string): Grouping {
+  if (groupBy === 'sector') return yearly(sql`coalesce(${companies.sector}, ${literal(NO_SECTOR)})`, sql`coalesce(${eventYearCounts.sector}, ${literal(NO_SECTOR)})`)
+  return monthly(sql`${events[groupBy]}`, sql`${eventMonthCounts[groupBy]}`)
+}
+
+/** True when the rollups can answer these filters: they know regions, actions and dates only. */
+const rollupsAnswer = (filters: EventFilters) =>
+  filters.company_id === undefined && filters.company === undefined && filters.service === undefined && filters.q === undefined
+
+function rollupConditions (rollup: Rollup, filters: EventFilters, whole: { start?: string, end?: string }): SQL[] {
+  const period = rollup === eventMonthCounts ? eventMonthCounts.month : eventYearCounts.year
+  const conditions: SQL[] = []
+  if (whole.start !== undefined) conditions.push(gte(period, whole.start))
+  if (whole.end !== undefined) conditions.push(lt(period, whole.end))
+  if (filters.region !== undefined) {
+    const { countries, subdivisions } = parseRegionFilter(filters.region)
+    conditions.push(or(
+      countries.length > 0 ? inArray(sql`split_part(${rollup.region}, '-', 1)`, countries) : undefined,
+      subdivisions.length > 0 ? inArray(rollup.region, subdivisions) : undefined
+    )!)
+  }
+  if (filters.action !== undefined) conditions.push(inArray(rollup.action, filters.action.split(',')))
+  return conditions
+}
+
+const spanCondition = (span: DateSpan) =>
+  and(span.from === undefined ? undefined : gte(events.date, span.from), span.to === undefined ? undefined : lte(events.date, span.to))!
+
 export function createEventStatsService ({ db }: { db: Db }) {
+  /** Counts of matching live events per key of a grouping (and per period start, with `byPeriod`). */
+  async function countBy (grouping: Grouping, filters: EventFilters, byPeriod?: 'month' | 'quarter' | 'year'): Promise<Count[]> {
+    if (filters.date_from !== undefined && filters.date_to !== undefined && filters.date_from > filters.date_to) {
+      throw queryError('/date_to', 'must not be before date_from')
+    }
+    // A yearly rollup cannot be cut into months or quarters.
+    const rollupFits = rollupsAnswer(filters) && !(grouping.unit === 'year' && byPeriod !== undefined && byPeriod !== 'year')
+    const split = rollupFits ? splitByPeriods(grouping.unit, { from: filters.date_from, to: filters.date_to }) : undefined
+    const spans = split ? split.edges : [{ from: filters.date_from, to: filters.date_to }]
+    const undated = { ...filters, date_from: undefined, date_to: undefined }
+    const parts: Array<Promise<Count[]>> = []
+    if (spans.length > 0) {
+      const start = byPeriod ? sql`to_char(date_trunc(${literal(byPeriod)}, ${events.date}), 'YYYY-MM-DD')` : sql`''`
+      parts.push(db.select({ key: sql<string | null>`${grouping.onEvents}`, start: sql<string>`${start}`, count: count() })
+        .from(events).innerJoin(companies, eq(companies.id, events.companyId))
+        .where(and(...eventFilterConditions(undated), or(...spans.map(spanCondition))))
+        .groupBy(...(byPeriod ? [grouping.onEvents, start] : [grouping.onEvents])))
+    }
+    if (split?.whole) {
+      const start = byPeriod ? sql`to_char(date_trunc(${literal(byPeriod)}, ${grouping.period}), 'YYYY-MM-DD')` : sql`''`
+      parts.push(db.select({ key: sql<string | null>`${grouping.onRollup}`, start: sql<string>`${start}`, count: sql<number>`sum(${grouping.rollup.events})::int` })
+        .from(grouping.rollup).where(and(...rollupConditions(grouping.rollup, filters, split.whole)))
+        .groupBy(...(byPeriod ? [grouping.onRollup, start] : [grouping.onRollup])).having(sql`sum(${grouping.rollup.events}) > 0`))
+    }
+    return (await Promise.all(parts)).flat()
+  }
+
   return {
-    /** Exact counts of the events matching the list filters, per value of each requested field. */
+    /** Exact counts of the events matching the list filters, per value of each requested field, most frequent first. */
     async facets (query: FacetsQuery): Promise<Facets> {
       const { fields = 'action,region,sector,year', ...filters } = query
-      const where = and(...eventFilterConditions(filters))
       const requested = [...new Set(fields.split(','))] as FacetField[]
       const counted = await Promise.all(requested.map(async (field) => {
-        const value = facetExpressions[field]
-        const rows = await db.select({ value: sql<string | null>`${value}`, count: count() })
-          .from(events).innerJoin(companies, eq(companies.id, events.companyId))
-          .where(where).groupBy(value).orderBy(desc(count()), asc(value))
-        return [field, rows] as const
+        const totals = new Map<string | null, number>()
+        for (const { key, count } of await countBy(facetGroupings[field], filters)) totals.set(key, (totals.get(key) ?? 0) + count)
+        const values = [...totals].map(([value, n]) => ({ value, count: n }))
+          .sort((a, b) => b.count - a.count || compareValues(a.value, b.value))
+        return [field, values] as const
       }))
       return Object.fromEntries(counted)
     },
@@ -43,26 +114,31 @@ export function createEventStatsService ({ db }: { db: Db }) {
     /** Counts per period and group, one bucket per period of the range, empty ones included. */
     async timeseries (query: TimeseriesQuery): Promise<Timeseries> {
       const { interval = 'month', group_by: groupBy = 'action', ...filters } = query
-      const start = sql`date_trunc(${sql.raw(`'${interval}'`)}, ${events.date})::date`
-      const group = groupExpressions[groupBy]
-      const rows = await db.select({ start: sql<string>`to_char(${start}, 'YYYY-MM-DD')`, group: sql<string>`${group}`, count: count() })
-        .from(events).innerJoin(companies, eq(companies.id, events.companyId))
-        .where(and(...eventFilterConditions(filters))).groupBy(start, group)
-      const starts = rows.map((r) => r.start).sort()
+      const grouping = seriesGrouping(groupBy)
+      const rows = await countBy(grouping, filters, interval)
+      const starts = rows.map((r) => r.start!).sort()
       const from = filters.date_from ?? starts[0]
       const to = filters.date_to ?? starts.at(-1)
       if (from === undefined || to === undefined) return { interval, group_by: groupBy, buckets: [] }
       const periods = periodStarts(interval, from, to, MAX_BUCKETS)
       if (!periods) throw queryError(filters.date_from ? '/date_from' : '/interval', `spans more than ${MAX_BUCKETS} periods; narrow the dates or use a longer interval`)
-      const groups = [...new Set(rows.map((r) => r.group))].sort()
+      const groups = [...new Set(rows.map((r) => r.key!))].sort()
       const buckets = new Map(periods.map((p) => [p, { period: periodLabel(interval, p), start: p, counts: Object.fromEntries(groups.map((g) => [g, 0])), total: 0 }]))
       for (const row of rows) {
-        const bucket = buckets.get(periodStart(interval, row.start))!
-        bucket.counts[row.group] = row.count
+        const bucket = buckets.get(periodStart(interval, row.start!))!
+        bucket.counts[row.key!] = bucket.counts[row.key!]! + row.count
         bucket.total += row.count
       }
       return { interval, group_by: groupBy, buckets: [...buckets.values()] }
     }
   }
+}
+
+/** Values in ascending order, null last. */
+function compareValues (a: string | null, b: string | null): number {
+  if (a === b) return 0
+  if (a === null) return 1
+  if (b === null) return -1
+  return a < b ? -1 : 1
 }
 export type EventStatsService = ReturnType<typeof createEventStatsService>
