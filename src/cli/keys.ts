@@ -11,11 +11,17 @@ const usage = `usage:
 
 /** Parses `create|revoke --name N [--scopes a,b]`; throws with the usage text on bad input. */
 function parseKeyCommand (argv: string[]): { command: 'create' | 'revoke', name: string, scopes: Scope[] } {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { name: { type: 'string' }, scopes: { type: 'string', default: 'read,write' } }
-  })
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { name: { type: 'string' }, scopes: { type: 'string', default: 'read,write' } }
+    })
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${usage}`)
+  }
+  const { positionals, values } = parsed
   const command = positionals[0]
   if ((command !== 'create' && command !== 'revoke') || !values.name?.trim()) throw new Error(usage)
   const scopes = values.scopes.split(',').map((s) => s.trim())

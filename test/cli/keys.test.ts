@@ -1,0 +1,112 @@
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { buildApp } from '../../src/app.js'
+import { createDb, type Database } from '../../src/db/client.js'
+import { freshDatabase, serverUrl } from '../database.js'
+import { testConfig } from '../helper.js'
+
+const root = new URL('../../', import.meta.url).pathname
+
+interface Run { code: number, stdout: string, stderr: string }
+
+/** Runs a command in the repository with a clean database environment plus `env`. */
+function run (command: string, args: string[], env: Record<string, string>): Promise<Run> {
+  const base = { ...process.env }
+  delete base.DATABASE_URL
+  delete base.TEST_DATABASE_URL
+  return new Promise((resolve) => {
+    execFile(command, args, { cwd: root, env: { ...base, ...env }, timeout: 120_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr })
+    })
+  })
+}
+
+/** The compiled command line, as `npm run key:*` runs it after building. */
+const keys = (args: string[], env: Record<string, string>) => run('node', ['dist/cli/keys.js', ...args], env)
+
+/** The key printed alone on the last line of stdout. */
+function printedKey (t: Test, result: Run): string {
+  t.equal(result.code, 0, `exit 0 (stderr: ${result.stderr.trim()})`)
+  t.ok(result.stdout.endsWith('\n'), 'stdout ends with a newline')
+  const lines = result.stdout.trimEnd().split('\n')
+  const key = lines[lines.length - 1]!
+  t.match(key, /^[A-Za-z0-9_-]{30,}$/, 'the last line is the key alone')
+  return key
+}
+
+/** POSTs a company with this key on a database the CLI wrote to; closes the database afterwards. */
+async function createCompanyWith (database: Database, key: string): Promise<number> {
+  const app = await buildApp(testConfig(), { database, logger: false })
+  try {
+    const res = await app.inject({ method: 'POST', url: '/v1/companies', headers: { authorization: `Bearer ${key}` }, payload: { name: `Via CLI ${Math.random()}` } })
+    return res.statusCode
+  } finally {
+    await app.close()
+  }
+}
+
+t.test('on a fresh embedded database', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'market-exits-cli-'))
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  const env = { DATA_DIR: dataDir }
+
+  // The command exactly as documented: it builds, applies the migrations to the empty DATA_DIR, and prints the key.
+  const created = await run('npm', ['run', 'key:create', '--', '--name', 'ci-bot', '--scopes', 'read,write'], env)
+  const key = printedKey(t, created)
+  t.match(created.stderr, /shown once/i, 'the explanation goes to stderr')
+
+  t.equal(await createCompanyWith(await createDb({ dataDir }), key), 201, 'the key authorises a write')
+
+  const duplicate = await keys(['create', '--name', 'ci-bot'], env)
+  t.not(duplicate.code, 0, 'a second active key of the same name is refused')
+  t.equal(duplicate.stdout, '', 'and prints no key')
+
+  const revoked = await keys(['revoke', '--name', 'ci-bot'], env)
+  t.equal(revoked.code, 0, `revoke exits 0 (${revoked.stderr.trim()})`)
+  t.equal(await createCompanyWith(await createDb({ dataDir }), key), 401, 'the revoked key is refused')
+
+  const unknown = await keys(['revoke', '--name', 'nobody'], env)
+  t.not(unknown.code, 0, 'revoking an unknown name fails')
+  t.match(unknown.stderr, /nobody/)
+})
+
+t.test('bad command lines exit non-zero with a usage message and touch no database', async (t) => {
+  const dataDir = join(tmpdir(), `market-exits-cli-never-${process.pid}`)
+  const env = { DATA_DIR: dataDir }
+  const cases: Record<string, string[]> = {
+    'unknown scope': ['create', '--name', 'x', '--scopes', 'read,superuser'],
+    'missing --name': ['create', '--scopes', 'read'],
+    'blank --name': ['create', '--name', '  '],
+    'revoke without --name': ['revoke'],
+    'no command': [],
+    'unknown command': ['list'],
+    'unknown option': ['create', '--nmae', 'x']
+  }
+  const results = await Promise.all(Object.values(cases).map((args) => keys(args, env)))
+  for (const [i, why] of Object.keys(cases).entries()) {
+    const result = results[i]!
+    t.not(result.code, 0, `${why}: non-zero exit`)
+    t.match(result.stderr, /usage/i, `${why}: usage message`)
+    t.equal(result.stdout, '', `${why}: nothing on stdout`)
+  }
+  t.match(results[0]!.stderr, /superuser/, 'the unknown scope is named')
+  t.notOk(existsSync(dataDir), 'no database was created')
+})
+
+if (serverUrl) {
+  t.test('on PostgreSQL (DATABASE_URL)', async (t) => {
+    const fresh = await freshDatabase()
+    t.teardown(() => fresh.drop())
+    await fresh.database.close()
+    const env = { DATABASE_URL: fresh.url!, DATA_DIR: join(tmpdir(), `market-exits-cli-unused-${process.pid}`) }
+    const key = printedKey(t, await keys(['create', '--name', 'pg-bot', '--scopes', 'write'], env))
+    const open = () => createDb({ databaseUrl: fresh.url!, dataDir: 'memory://' })
+    t.equal(await createCompanyWith(await open(), key), 201, 'the key authorises a write')
+    t.equal((await keys(['revoke', '--name', 'pg-bot'], env)).code, 0)
+    t.equal(await createCompanyWith(await open(), key), 401, 'the revoked key is refused')
+  })
+}
