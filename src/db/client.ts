@@ -7,6 +7,7 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core'
 import type { ExtractTablesWithRelations, SQL } from 'drizzle-orm'
 import pg from 'pg'
+import { lockDataDir } from './data-dir-lock.js'
 import * as schema from './schema.js'
 
 type Schema = typeof schema
@@ -67,15 +68,22 @@ function createPostgres (options: DatabaseOptions): Database {
 
 async function createPglite (options: DatabaseOptions): Promise<Database> {
   const inMemory = options.dataDir.startsWith('memory://')
-  if (!inMemory) await mkdir(options.dataDir, { recursive: true })
+  let unlock = async () => {}
+  if (!inMemory) {
+    await mkdir(options.dataDir, { recursive: true })
+    unlock = await lockDataDir(options.dataDir)
+  }
   const pglite = await PGlite.create({
     dataDir: inMemory ? undefined : options.dataDir,
     loadDataDir: options.pgliteImage,
     extensions: pgliteExtensions
+  }).catch(async (err: unknown) => {
+    await unlock()
+    throw err
   })
   await pglite.exec("SET TimeZone = 'UTC'")
   const db = drizzlePglite(pglite, { schema, casing: 'snake_case' }) as unknown as Db
-  return { db, kind: 'pglite', pglite, close: () => pglite.close() }
+  return { db, kind: 'pglite', pglite, close: async () => { await pglite.close(); await unlock() } }
 }
 
 /** Rows of a raw SQL query; both drivers answer `{ rows }`, which the shared drizzle type leaves unknown. */
