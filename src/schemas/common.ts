@@ -111,6 +111,11 @@ export const commonProblems = {
   503: problems[503]
 }
 
+/** The error responses of a create: validation, credentials, conflicts and body limits. */
+export const createProblems = {
+  ...commonProblems, 401: problems[401], 403: problems[403], 409: problems[409], 413: problems[413], 415: problems[415]
+}
+
 export const ListLimit = Type.Integer({
   format: 'int32',
   minimum: 1,

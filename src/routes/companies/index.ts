@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { IdParams, commonProblems, problems, readSecurity, ref, writeSecurity } from '../../schemas/common.js'
+import { IdParams, commonProblems, createProblems, problems, readSecurity, ref, writeSecurity } from '../../schemas/common.js'
 import { MatchRequest, MatchResult, Timeline } from '../../schemas/insight.js'
 import { Company, CompanyCreate, CompanyList, CompanyListQuery, CompanyUpdate } from '../../schemas/companies.js'
 import { tagged } from '../conditional.js'
@@ -34,12 +34,7 @@ const companiesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: ref(CompanyCreate),
       response: {
         201: { ...ref(Company), description: 'The new company.' },
-        ...commonProblems,
-        401: problems[401],
-        403: problems[403],
-        409: problems[409],
-        413: problems[413],
-        415: problems[415]
+        ...createProblems
       }
     }
   }, async (req, reply) => {

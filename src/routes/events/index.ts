@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { commonProblems, problems, readSecurity, ref, writeSecurity } from '../../schemas/common.js'
+import { commonProblems, createProblems, readSecurity, ref, writeSecurity } from '../../schemas/common.js'
 import { Event, EventCreate, EventList, EventListQuery, EventUpdate } from '../../schemas/events.js'
 import { Facets, FacetsQuery, Timeseries, TimeseriesQuery } from '../../schemas/insight.js'
 import { tagged } from '../conditional.js'
@@ -36,12 +36,7 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: ref(EventCreate),
       response: {
         201: { ...ref(Event), description: 'The new event.' },
-        ...commonProblems,
-        401: problems[401],
-        403: problems[403],
-        409: problems[409],
-        413: problems[413],
-        415: problems[415]
+        ...createProblems
       }
     }
   }, async (req, reply) => {
