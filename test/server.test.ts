@@ -1,5 +1,5 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { copyFile, mkdtemp, rm, symlink } from 'node:fs/promises'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,28 +18,8 @@ interface Event {
   sources: Array<{ url: string, title: string | null }>
 }
 
-/**
- * Compiles the server into a directory of this test's own, laid out like the repository (dist/ next to
- * migrations/ and node_modules/), so that another test rebuilding dist/ cannot change it mid-run.
- */
-async function buildServer (t: Test): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'market-exits-server-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const env = { ...process.env }
-  delete env.NODE_OPTIONS
-  await new Promise<void>((resolve, reject) => {
-    execFile('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist')], { cwd: root, env, timeout: 120_000 },
-      (err, stdout, stderr) => err ? reject(new Error(`build failed: ${stdout}${stderr}`)) : resolve())
-  })
-  await symlink(join(root, 'node_modules'), join(dir, 'node_modules'))
-  await symlink(join(root, 'migrations'), join(dir, 'migrations'))
-  await copyFile(join(root, 'package.json'), join(dir, 'package.json'))
-  return dir
-}
-
-let built: Promise<string> | undefined
-/** The build, shared by the tests of this file and removed when the file ends. */
-const serverDir = () => (built ??= buildServer(t))
+/** The server runs from the sources (as `npm run dev` does), so that no test has to build dist/ first. */
+const serverDir = async () => root
 
 async function freePort (): Promise<number> {
   const server = net.createServer()
@@ -51,14 +31,14 @@ async function freePort (): Promise<number> {
 
 interface Server { base: string, output: () => string, stop: () => Promise<{ code: number | null, signal: string | null, ms: number }> }
 
-/** Starts `node dist/server.js` on a free port and waits until /healthz answers. */
+/** Starts the server on a free port and waits until /healthz answers. */
 async function startServer (t: Test, dir: string, env: Record<string, string>): Promise<Server> {
   const port = await freePort()
   const inherited = { ...process.env }
   delete inherited.DATABASE_URL
   delete inherited.TEST_DATABASE_URL
   const childEnv = { ...inherited, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }
-  const child: ChildProcess = spawn('node', ['dist/server.js'], { cwd: dir, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: dir, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout!.on('data', (chunk) => { output += chunk })
   child.stderr!.on('data', (chunk) => { output += chunk })

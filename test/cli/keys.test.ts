@@ -25,8 +25,8 @@ function run (command: string, args: string[], env: Record<string, string>): Pro
   })
 }
 
-/** The compiled command line, as `npm run key:*` runs it after building. */
-const keys = (args: string[], env: Record<string, string>) => run('node', ['dist/cli/keys.js', ...args], env)
+/** The command line as `npm run key:*` runs it, without npm in between. */
+const keys = (args: string[], env: Record<string, string>) => run(process.execPath, ['--import', 'tsx', 'src/cli/keys.ts', ...args], env)
 
 /** The key printed alone on the last line of stdout. */
 function printedKey (t: Test, result: Run): string {
@@ -54,7 +54,7 @@ t.test('on a fresh embedded database', async (t) => {
   t.teardown(() => rm(dataDir, { recursive: true, force: true }))
   const env = { DATA_DIR: dataDir }
 
-  // The command exactly as documented: it builds, applies the migrations to the empty DATA_DIR, and prints the key.
+  // The command exactly as documented: it applies the migrations to the empty DATA_DIR, and prints the key.
   const created = await run('npm', ['run', 'key:create', '--', '--name', 'ci-bot', '--scopes', 'read,write'], env)
   const key = printedKey(t, created)
   t.match(created.stderr, /shown once/i, 'the explanation goes to stderr')
