@@ -26,7 +26,8 @@ function nextPeriod (interval: Interval, start: string): string {
 export function periodStarts (interval: Interval, from: string, to: string, max: number): string[] | undefined {
   const last = periodStart(interval, to)
   const starts: string[] = []
-  for (let start = periodStart(interval, from); start <= last; start = nextPeriod(interval, start)) {
+  // After 9999-12 comes "10000-01-01", which sorts before every four-digit year: stop there.
+  for (let start = periodStart(interval, from); start.length === 10 && start <= last; start = nextPeriod(interval, start)) {
     if (starts.length === max) return undefined
     starts.push(start)
   }
@@ -49,6 +50,8 @@ export function splitByPeriods (unit: 'month' | 'year', span: DateSpan): { whole
   const to = span.to === '9999-12-31' ? undefined : span.to
   const start = from === undefined || periodStart(unit, from) === from ? from : nextPeriod(unit, periodStart(unit, from))
   const end = to === undefined ? undefined : periodStart(unit, addDays(to, 1)) === addDays(to, 1) ? addDays(to, 1) : periodStart(unit, to)
+  // A span that starts inside the last period before year 10000 has no whole period: it is all edge.
+  if (start !== undefined && start.length > 10) return { edges: [span] }
   if (start !== undefined && end !== undefined && start >= end) return { edges: [span] }
   const edges: DateSpan[] = []
   if (from !== undefined && start !== undefined && from < start) edges.push({ from, to: addDays(start, -1) })

@@ -225,8 +225,8 @@ export const MatchResult = Type.Object({
   additionalProperties: false,
   description: `For each name in request order, up to 10 candidates scoring at least ${MATCH_THRESHOLD}, best first. ` +
     'An LEI or Wikidata id scores 1 on an exact match. A name scores by trigram similarity (0–1) with the closest name or alias, ' +
-    'compared with case, accents, punctuation and legal-form words (Inc, Ltd, AG, ПАО …) removed; a known country that differs ' +
-    'from the one given multiplies the score by 0.8.',
+    'compared with case, accents, punctuation and legal-form words (Inc, Ltd, AG, ПАО …) removed; for a name, a known country ' +
+    'that differs from the one given multiplies the score by 0.8.',
   examples: [{ data: [{ name: 'AMAZON.COM, INC.', candidates: [{ company: { id: '01936f0e-7d5c-7cc1-9b8a-4f2a1e3c5d6e', name: 'Amazon' }, score: 1, matched_on: 'alias' }] }] }]
 })
 export type MatchResult = Static<typeof MatchResult>

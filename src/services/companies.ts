@@ -94,14 +94,17 @@ export function createCompanyService ({ db }: { db: Db }) {
       const ranked = db.select({
         ...getTableColumns(companies),
         score: sql<number>`coalesce((SELECT max(greatest(similarity(n.key, ${key}), word_similarity(${key}, n.key)))
-          FROM ${companyNames} n WHERE n.company_id = "companies"."id"), 0)::real`.as('score')
+          FROM ${companyNames} n WHERE n.company_id = "companies"."id"), 0)::real`.as('score'),
+        // Breaks ties of score: a name that is the query itself ranks before one that merely contains it.
+        similarity: sql<number>`coalesce((SELECT max(similarity(n.key, ${key}))
+          FROM ${companyNames} n WHERE n.company_id = "companies"."id"), 0)::real`.as('similarity')
       }).from(companies).where(and(
         isNull(companies.deletedAt),
         query.country === undefined ? undefined : eq(companies.country, query.country.toUpperCase()),
         hits
       )).as('ranked')
       const sortKeys: Record<string, SortKey[]> = {
-        relevance: [{ expression: ranked.score, kind: 'real' }, { expression: ranked.id, kind: 'uuid' }],
+        relevance: [{ expression: ranked.score, kind: 'real' }, { expression: ranked.similarity, kind: 'real' }, { expression: ranked.id, kind: 'uuid' }],
         name: [{ expression: ranked.name, kind: 'text' }, { expression: ranked.id, kind: 'uuid' }],
         created_at: [{ expression: ranked.createdAt, kind: 'timestamp' }, { expression: ranked.id, kind: 'uuid' }],
         updated_at: [{ expression: ranked.updatedAt, kind: 'timestamp' }, { expression: ranked.id, kind: 'uuid' }]
@@ -109,7 +112,7 @@ export function createCompanyService ({ db }: { db: Db }) {
       const keyset = new Keyset(sortKeys[sort.replace('-', '')]!, sort.startsWith('-') || sort === 'relevance', { ...query, sort })
       const rows = await db.select().from(ranked).where(keyset.condition()).orderBy(...keyset.orderBy()).limit(limit + 1)
       const page = keyset.page(rows, limit, (r) => {
-        if (sort === 'relevance') return [String(r.score), r.id]
+        if (sort === 'relevance') return [String(r.score), String(r.similarity), r.id]
         return [sort.endsWith('name') ? r.name : toRfc3339(sort.endsWith('created_at') ? r.createdAt : r.updatedAt), r.id]
       })
       return { data: page.rows.map(toCompany), next_cursor: page.nextCursor }

@@ -42,7 +42,7 @@ export function createCompanyMatchService ({ db }: { db: Db }) {
         ),
         scored AS (
           SELECT m.ord, c.id AS company_id, c.name AS company_name, m.matched_on,
-            (m.similarity * CASE WHEN i.country IS NOT NULL AND c.country IS NOT NULL AND c.country <> i.country
+            (m.similarity * CASE WHEN m.matched_on IN ('name', 'alias') AND i.country IS NOT NULL AND c.country IS NOT NULL AND c.country <> i.country
               THEN ${COUNTRY_MISMATCH_FACTOR}::real ELSE 1 END)::real AS score
           FROM (SELECT * FROM by_id UNION ALL SELECT * FROM by_name) m
           JOIN input i ON i.ord = m.ord
