@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { TSchema } from '@sinclair/typebox'
 import {
-  ConditionalGetHeaders, ConditionalWriteHeaders, IdParams, commonProblems, mergePatchBody, problems, readSecurity, ref, writeSecurity
+  ConditionalGetHeaders, ConditionalWriteHeaders, IdParams, NoQuery, commonProblems, mergePatchBody, problems, readSecurity, ref, writeSecurity
 } from '../schemas/common.js'
 import type { Actor } from '../services/revisions.js'
 import { noContent, notModified, tagged, withEtag } from './conditional.js'
@@ -42,6 +42,7 @@ export function registerVersionedResource<Resource extends { version: number }, 
       description: `One live ${noun}, with its ETag (its version).`,
       tags,
       params: IdParams,
+      querystring: NoQuery,
       headers: ConditionalGetHeaders,
       response: { 200: { ...ref(schema), description: `The ${noun}.` }, 304: notModified, ...commonProblems, 404: problems[404] }
     }
@@ -57,6 +58,7 @@ export function registerVersionedResource<Resource extends { version: number }, 
       tags,
       security: writeSecurity,
       params: IdParams,
+      querystring: NoQuery,
       headers: ConditionalWriteHeaders,
       body: mergePatchBody(ref(spec.updateSchema)),
       response: {
@@ -79,6 +81,7 @@ export function registerVersionedResource<Resource extends { version: number }, 
       tags,
       security: writeSecurity,
       params: IdParams,
+      querystring: NoQuery,
       headers: ConditionalWriteHeaders,
       response: { 204: noContent, ...writeProblems, ...(spec.deleteConflicts ? { 409: problems[409] } : {}) }
     }

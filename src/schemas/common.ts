@@ -39,6 +39,9 @@ export function Text (maxLength: number, options: SchemaOptions = {}) {
   return Type.String({ minLength: 1, maxLength: maxLength + 200, pattern, ...options })
 }
 
+/** The query string of a route that takes no parameters: anything there is a typo, and a 400. */
+export const NoQuery = Type.Object({}, { additionalProperties: false })
+
 export const IdParams = Type.Object({
   id: Uuid({ description: 'The resource id (UUIDv7).' })
 }, { additionalProperties: false })

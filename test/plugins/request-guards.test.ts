@@ -49,3 +49,23 @@ t.test('dates Postgres cannot store are a 400, in bodies and query strings', asy
   t.equal(list.statusCode, 400)
   t.match(list.json(), { errors: [{ in: 'querystring', pointer: '/date_from' }] })
 })
+
+t.test('an unknown query parameter is a 400 on every /v1 route, not only on lists', async (t) => {
+  const app = await buildTestApp(t)
+  const event = await createEvent(app)
+  const headers = await authHeader(app)
+  const requests = [
+    { method: 'GET' as const, url: '/v1/regions?colour=red' },
+    { method: 'GET' as const, url: `/v1/events/${event.id}?colour=red` },
+    { method: 'GET' as const, url: `/v1/companies/${event.company_id}/timeline?colour=red` },
+    { method: 'PATCH' as const, url: `/v1/events/${event.id}?colour=red`, headers, payload: { summary: 'x' } },
+    { method: 'DELETE' as const, url: `/v1/events/${event.id}?colour=red`, headers },
+    { method: 'POST' as const, url: '/v1/companies/match?colour=red', payload: { names: [{ name: 'x' }] } }
+  ]
+  for (const request of requests) {
+    const res = await app.inject(request)
+    t.equal(res.statusCode, 400, `${request.method} ${request.url}`)
+    t.match(res.json(), { errors: [{ in: 'querystring', pointer: '/colour' }] })
+  }
+  t.equal((await app.inject({ url: `/v1/events/${event.id}` })).json().version, 1, 'the refused PATCH changed nothing')
+})

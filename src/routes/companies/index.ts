@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { IdParams, commonProblems, createProblems, problems, readSecurity, ref, writeSecurity } from '../../schemas/common.js'
+import { IdParams, NoQuery, commonProblems, createProblems, problems, readSecurity, ref, writeSecurity } from '../../schemas/common.js'
 import { MatchRequest, MatchResult, Timeline } from '../../schemas/insight.js'
 import { Company, CompanyCreate, CompanyList, CompanyListQuery, CompanyUpdate } from '../../schemas/companies.js'
 import { tagged } from '../conditional.js'
@@ -31,6 +31,7 @@ const companiesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Creates a company; answers with it and its `Location`.',
       tags,
       security: writeSecurity,
+      querystring: NoQuery,
       body: ref(CompanyCreate),
       response: {
         201: { ...ref(Company), description: 'The new company.' },
@@ -52,6 +53,7 @@ const companiesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Reconciles up to 100 names (or LEIs, or Wikidata ids), each optionally with a country, with the companies ' +
         'here: ranked candidates with a score and what matched. It reads only, so a `read` key is enough when keys are required.',
       tags,
+      querystring: NoQuery,
       body: ref(MatchRequest),
       response: { 200: MatchResult, ...commonProblems, 413: problems[413], 415: problems[415] }
     }
@@ -66,6 +68,7 @@ const companiesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: "The company's live events per region in date order, with the posture intervals they imply per service.",
       tags,
       params: IdParams,
+      querystring: NoQuery,
       response: { 200: Timeline, ...commonProblems, 404: problems[404] }
     }
   }, async (req) => app.services.postures.timeline(req.params.id))

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { commonProblems, createProblems, readSecurity, ref, writeSecurity } from '../../schemas/common.js'
+import { NoQuery, commonProblems, createProblems, readSecurity, ref, writeSecurity } from '../../schemas/common.js'
 import { Event, EventCreate, EventList, EventListQuery, EventUpdate } from '../../schemas/events.js'
 import { Facets, FacetsQuery, Timeseries, TimeseriesQuery } from '../../schemas/insight.js'
 import { tagged } from '../conditional.js'
@@ -33,6 +33,7 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'its fields and gains the ones it lacked.',
       tags,
       security: writeSecurity,
+      querystring: NoQuery,
       body: ref(EventCreate),
       response: {
         201: { ...ref(Event), description: 'The new event.' },

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { commonProblems, readSecurity } from '../../schemas/common.js'
+import { NoQuery, commonProblems, readSecurity } from '../../schemas/common.js'
 import { RegionList } from '../../schemas/regions.js'
 
 const regionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -12,6 +12,7 @@ const regionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'List regions in use',
       description: 'Every region code that live events use, with its English (ISO) name and the number of live events.',
       tags: ['regions'],
+      querystring: NoQuery,
       response: { 200: RegionList, ...commonProblems }
     }
   }, async () => regions.list())
