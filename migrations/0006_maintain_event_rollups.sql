@@ -1,6 +1,28 @@
--- Adds signed event counts to both rollups. Growth is upserted and shrinkage updated in place (a negative
--- count must never be proposed as a new row, or the CHECK refuses it); keys go in order, so that concurrent
--- writers lock rollup rows in one order, and net-zero changes (an update that moves nothing) touch no row.
+-- Adds signed counts to the year rollup. Growth is upserted and shrinkage updated in place (a negative
+-- count must never be proposed as a new row, or the CHECK refuses it); keys go in order, so that
+-- concurrent writers lock rollup rows in one order.
+CREATE FUNCTION add_year_count_deltas(years date[], regions text[], actions text[], sectors text[], countries text[], deltas int[])
+RETURNS void
+LANGUAGE sql
+AS $$
+  WITH deltas AS (
+    SELECT year, region, action, sector, country, sum(delta)::int AS delta
+    FROM unnest(years, regions, actions, sectors, countries, deltas) AS d(year, region, action, sector, country, delta)
+    GROUP BY 1, 2, 3, 4, 5 HAVING sum(delta) <> 0
+  ),
+  growth AS (
+    INSERT INTO event_year_counts AS t (year, region, action, sector, country, events)
+    SELECT year, region, action, sector, country, delta FROM deltas WHERE delta > 0 ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT ON CONSTRAINT event_year_counts_key DO UPDATE SET events = t.events + excluded.events
+    RETURNING 1
+  )
+  UPDATE event_year_counts t SET events = t.events + d.delta FROM deltas d
+  WHERE d.delta < 0 AND t.year = d.year AND t.region = d.region AND t.action = d.action
+    AND t.sector IS NOT DISTINCT FROM d.sector AND t.country IS NOT DISTINCT FROM d.country
+$$;
+--> statement-breakpoint
+-- Adds signed event counts to both rollups, the same way; net-zero changes (an update that moves
+-- nothing) touch no row.
 CREATE FUNCTION add_event_rollup_deltas(company_ids uuid[], regions text[], actions text[], dates date[], deltas int[])
 RETURNS void
 LANGUAGE sql
@@ -12,10 +34,6 @@ AS $$
     SELECT date_trunc('month', date)::date AS month, region, action, sum(delta)::int AS delta
     FROM changes GROUP BY 1, 2, 3 HAVING sum(delta) <> 0
   ),
-  year_deltas AS (
-    SELECT date_trunc('year', c.date)::date AS year, c.region, c.action, co.sector, co.country, sum(c.delta)::int AS delta
-    FROM changes c JOIN companies co ON co.id = c.company_id GROUP BY 1, 2, 3, 4, 5 HAVING sum(c.delta) <> 0
-  ),
   month_growth AS (
     INSERT INTO event_month_counts AS t (month, region, action, events)
     SELECT month, region, action, delta FROM month_deltas WHERE delta > 0 ORDER BY 1, 2, 3
@@ -26,16 +44,10 @@ AS $$
     UPDATE event_month_counts t SET events = t.events + d.delta FROM month_deltas d
     WHERE d.delta < 0 AND t.month = d.month AND t.region = d.region AND t.action = d.action
     RETURNING 1
-  ),
-  year_growth AS (
-    INSERT INTO event_year_counts AS t (year, region, action, sector, country, events)
-    SELECT year, region, action, sector, country, delta FROM year_deltas WHERE delta > 0 ORDER BY 1, 2, 3, 4, 5
-    ON CONFLICT ON CONSTRAINT event_year_counts_key DO UPDATE SET events = t.events + excluded.events
-    RETURNING 1
   )
-  UPDATE event_year_counts t SET events = t.events + d.delta FROM year_deltas d
-  WHERE d.delta < 0 AND t.year = d.year AND t.region = d.region AND t.action = d.action
-    AND t.sector IS NOT DISTINCT FROM d.sector AND t.country IS NOT DISTINCT FROM d.country
+  SELECT add_year_count_deltas(array_agg(date_trunc('year', c.date)::date), array_agg(c.region), array_agg(c.action),
+    array_agg(co.sector), array_agg(co.country), array_agg(c.delta))
+  FROM changes c JOIN companies co ON co.id = c.company_id
 $$;
 --> statement-breakpoint
 CREATE FUNCTION events_rollup_insert() RETURNS trigger
@@ -86,27 +98,16 @@ CREATE FUNCTION companies_rollup_update() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-  WITH moved AS (
-    SELECT year, region, action, sector, country, sum(delta)::int AS delta FROM (
-      SELECT date_trunc('year', e.date)::date AS year, e.region, e.action, o.sector, o.country, -1 AS delta
-      FROM old_rows o JOIN new_rows n ON n.id = o.id JOIN events e ON e.company_id = o.id AND e.deleted_at IS NULL
-      WHERE (o.sector, o.country) IS DISTINCT FROM (n.sector, n.country)
-      UNION ALL
-      SELECT date_trunc('year', e.date)::date, e.region, e.action, n.sector, n.country, 1
-      FROM old_rows o JOIN new_rows n ON n.id = o.id JOIN events e ON e.company_id = o.id AND e.deleted_at IS NULL
-      WHERE (o.sector, o.country) IS DISTINCT FROM (n.sector, n.country)
-    ) c
-    GROUP BY 1, 2, 3, 4, 5 HAVING sum(delta) <> 0
-  ),
-  growth AS (
-    INSERT INTO event_year_counts AS t (year, region, action, sector, country, events)
-    SELECT year, region, action, sector, country, delta FROM moved WHERE delta > 0 ORDER BY 1, 2, 3, 4, 5
-    ON CONFLICT ON CONSTRAINT event_year_counts_key DO UPDATE SET events = t.events + excluded.events
-    RETURNING 1
-  )
-  UPDATE event_year_counts t SET events = t.events + m.delta FROM moved m
-  WHERE m.delta < 0 AND t.year = m.year AND t.region = m.region AND t.action = m.action
-    AND t.sector IS NOT DISTINCT FROM m.sector AND t.country IS NOT DISTINCT FROM m.country;
+  PERFORM add_year_count_deltas(array_agg(year), array_agg(region), array_agg(action), array_agg(sector), array_agg(country), array_agg(delta))
+  FROM (
+    SELECT date_trunc('year', e.date)::date AS year, e.region, e.action, o.sector, o.country, -1 AS delta
+    FROM old_rows o JOIN new_rows n ON n.id = o.id JOIN events e ON e.company_id = o.id AND e.deleted_at IS NULL
+    WHERE (o.sector, o.country) IS DISTINCT FROM (n.sector, n.country)
+    UNION ALL
+    SELECT date_trunc('year', e.date)::date, e.region, e.action, n.sector, n.country, 1
+    FROM old_rows o JOIN new_rows n ON n.id = o.id JOIN events e ON e.company_id = o.id AND e.deleted_at IS NULL
+    WHERE (o.sector, o.country) IS DISTINCT FROM (n.sector, n.country)
+  ) moved;
   RETURN NULL;
 END
 $$;
