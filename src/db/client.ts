@@ -38,7 +38,7 @@ export interface Database {
   close: () => Promise<void>
 }
 
-export const pgliteExtensions = { pg_trgm: pgTrgm, unaccent }
+const pgliteExtensions = { pg_trgm: pgTrgm, unaccent }
 
 /** Builds the drizzle database over a pg pool (DATABASE_URL) or an embedded PGlite instance. */
 export async function createDb (options: DatabaseOptions): Promise<Database> {

@@ -3,12 +3,12 @@ import { v7 as uuidv7 } from 'uuid'
 import type { Db, Executor } from '../db/client.js'
 import { FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, pgConstraint, pgErrorCode } from '../db/errors.js'
 import { companies, companyNames, events } from '../db/schema.js'
-import { etagListMatches, etagOf } from '../domain/etag.js'
 import { escapeLike } from '../domain/like.js'
 import { toRfc3339 } from '../domain/time.js'
-import { CompanyConflict, CompanyHasEvents, CompanyNotFound, InvalidInput, PreconditionFailed } from '../errors.js'
+import { CompanyConflict, CompanyHasEvents, CompanyNotFound, InvalidInput } from '../errors.js'
 import type { Company, CompanyCreate, CompanyList, CompanyListQuery, CompanySort, CompanyUpdate } from '../schemas/companies.js'
 import { Keyset, type SortKey } from './keyset.js'
+import { checkIfMatch } from './preconditions.js'
 import { recordRevision, type Actor } from './revisions.js'
 
 type CompanyRow = typeof companies.$inferSelect
@@ -63,7 +63,7 @@ export function createCompanyService ({ db }: { db: Db }) {
     const [row] = await ex.select().from(companies)
       .where(and(eq(companies.id, id), isNull(companies.deletedAt))).for('update')
     if (!row) throw new CompanyNotFound(id)
-    if (ifMatch !== undefined && !etagListMatches(ifMatch, row.version)) throw new PreconditionFailed(ifMatch, etagOf(row.version))
+    checkIfMatch(ifMatch, row.version)
     return row
   }
 

@@ -18,6 +18,13 @@ export function parseRegionFilter (value: string): { countries: string[], subdiv
   return { countries: codes.filter(isCountryLevel), subdivisions: codes.filter((c) => !isCountryLevel(c)) }
 }
 
+/** Refuses a date range that ends before it starts. */
+export function checkDateRange (query: Pick<EventFilters, 'date_from' | 'date_to'>): void {
+  if (query.date_from !== undefined && query.date_to !== undefined && query.date_from > query.date_to) {
+    throw queryError('/date_to', 'must not be before date_from')
+  }
+}
+
 /** The SQL conditions of the contract's event filters, live events only. */
 export function eventFilterConditions (query: EventFilters): SQL[] {
   const filters: SQL[] = [isNull(events.deletedAt)]
@@ -41,9 +48,7 @@ export function eventFilterConditions (query: EventFilters): SQL[] {
   if (query.service !== undefined) {
     filters.push(sql`lower(${events.service}) LIKE '%' || lower(${escapeLike(query.service)}) || '%'`)
   }
-  if (query.date_from !== undefined && query.date_to !== undefined && query.date_from > query.date_to) {
-    throw queryError('/date_to', 'must not be before date_from')
-  }
+  checkDateRange(query)
   if (query.date_from !== undefined) filters.push(gte(events.date, query.date_from))
   if (query.date_to !== undefined) filters.push(lte(events.date, query.date_to))
   if (query.q !== undefined) filters.push(sql`${events.search} @@ search_query(${query.q})`)

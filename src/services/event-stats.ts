@@ -4,7 +4,7 @@ import { companies, eventMonthCounts, events, eventYearCounts } from '../db/sche
 import { periodLabel, periodStart, periodStarts, splitByPeriods, type DateSpan } from '../domain/periods.js'
 import type { EventFilters } from '../schemas/events.js'
 import type { FacetField, Facets, FacetsQuery, Timeseries, TimeseriesQuery } from '../schemas/insight.js'
-import { eventFilterConditions, parseRegionFilter, queryError } from './event-filters.js'
+import { checkDateRange, eventFilterConditions, parseRegionFilter, queryError } from './event-filters.js'
 
 const MAX_BUCKETS = 5000
 const NO_SECTOR = 'unknown'
@@ -71,9 +71,7 @@ const spanCondition = (span: DateSpan) =>
 export function createEventStatsService ({ db }: { db: Db }) {
   /** Counts of matching live events per key of a grouping (and per period start, with `byPeriod`). */
   async function countBy (grouping: Grouping, filters: EventFilters, byPeriod?: 'month' | 'quarter' | 'year'): Promise<Count[]> {
-    if (filters.date_from !== undefined && filters.date_to !== undefined && filters.date_from > filters.date_to) {
-      throw queryError('/date_to', 'must not be before date_from')
-    }
+    checkDateRange(filters)
     // A yearly rollup cannot be cut into months or quarters.
     const rollupFits = rollupsAnswer(filters) && !(grouping.unit === 'year' && byPeriod !== undefined && byPeriod !== 'year')
     const split = rollupFits ? splitByPeriods(grouping.unit, { from: filters.date_from, to: filters.date_to }) : undefined

@@ -3,13 +3,13 @@ import { v7 as uuidv7 } from 'uuid'
 import type { Db, Executor } from '../db/client.js'
 import { FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, pgConstraint, pgErrorCode } from '../db/errors.js'
 import { companies, events, eventSources, sources } from '../db/schema.js'
-import { etagListMatches, etagOf } from '../domain/etag.js'
 import { toRfc3339 } from '../domain/time.js'
 import { normaliseSourceUrl } from '../domain/urls.js'
-import { EventConflict, EventNotFound, InvalidInput, PreconditionFailed } from '../errors.js'
+import { EventConflict, EventNotFound, InvalidInput } from '../errors.js'
 import type { Event, EventCreate, EventList, EventListQuery, EventSort, EventUpdate, Source, SourceInput } from '../schemas/events.js'
 import { eventFilterConditions } from './event-filters.js'
 import { Keyset, type SortKey } from './keyset.js'
+import { checkIfMatch } from './preconditions.js'
 import { recordRevision, type Actor } from './revisions.js'
 
 type EventRow = typeof events.$inferSelect
@@ -187,7 +187,7 @@ export function createEventService ({ db }: { db: Db }) {
   async function lockLive (tx: Executor, id: string, ifMatch: string | undefined): Promise<EventRow> {
     const [row] = await tx.select().from(events).where(and(eq(events.id, id), isNull(events.deletedAt))).for('update')
     if (!row) throw new EventNotFound(id)
-    if (ifMatch !== undefined && !etagListMatches(ifMatch, row.version)) throw new PreconditionFailed(ifMatch, etagOf(row.version))
+    checkIfMatch(ifMatch, row.version)
     return row
   }
 

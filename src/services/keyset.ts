@@ -8,7 +8,7 @@ const TIMESTAMP = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z$
 const REAL = /^-?\d+(\.\d+)?(e-?\d+)?$/
 
 /** How a sort key's value is typed in SQL and checked when it comes back in a cursor. */
-export const keyKinds = {
+const keyKinds = {
   date: { cast: 'date', valid: isCalendarDate },
   timestamp: { cast: 'timestamptz', valid: (v: string) => { const m = TIMESTAMP.exec(v); return m !== null && isCalendarDate(m[1]!) } },
   text: { cast: 'text', valid: (v: string) => v.length <= 1000 },
