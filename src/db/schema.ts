@@ -9,6 +9,8 @@ export const DATE_PRECISIONS = ['day', 'month', 'year'] as const
 export const SCOPES = ['read', 'write', 'admin'] as const
 
 const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' })
+// A 64-bit transaction id, read and written as a decimal string.
+const xid8 = customType<{ data: string }>({ dataType: () => 'xid8' })
 
 // Microsecond UTC timestamps kept as strings, so that keyset cursors never lose precision to JS Dates.
 const timestamps = {
@@ -193,10 +195,80 @@ export const revisions = pgTable('revisions', {
   version: integer().notNull(),
   data: jsonb().notNull(),
   apiKeyId: uuid(),
-  occurredAt: timestamp({ withTimezone: true, precision: 6, mode: 'string' }).notNull().defaultNow()
+  occurredAt: timestamp({ withTimezone: true, precision: 6, mode: 'string' }).notNull().defaultNow(),
+  // The writing transaction: the change feed orders by it and only shows transactions older than every open one.
+  txid: xid8().notNull().default(sql`pg_current_xact_id()`),
+  changeReason: text()
 }, (t) => [
   foreignKey({ columns: [t.apiKeyId], foreignColumns: [apiKeys.id], name: 'revisions_api_key_id_fkey' }),
   index('revisions_resource_idx').on(t.resourceType, t.resourceId, t.version),
+  index('revisions_feed_idx').on(t.txid, t.id),
+  check('revisions_change_reason_length', sql`char_length(${t.changeReason}) <= 500`),
   check('revisions_resource_type_enum', sql`resource_type IN ('event', 'company')`),
   check('revisions_operation_enum', sql`operation IN ('created', 'updated', 'deleted', 'restored')`)
+])
+
+/**
+ * The stored response of a POST sent with an Idempotency-Key, per API key, kept 24 hours.
+ * The row is inserted in the same transaction as the write it guards, so a write and its stored response commit together.
+ */
+export const idempotencyKeys = pgTable('idempotency_keys', {
+  apiKeyId: uuid().notNull().references(() => apiKeys.id),
+  key: text().notNull(),
+  // SHA-256 of the method, path and body, to tell a repeat from a different request under the same key.
+  fingerprint: text().notNull(),
+  responseStatus: integer(),
+  responseHeaders: jsonb(),
+  responseBody: jsonb(),
+  createdAt: timestamp({ withTimezone: true, precision: 6, mode: 'string' }).notNull().defaultNow()
+}, (t) => [
+  primaryKey({ columns: [t.apiKeyId, t.key] }),
+  index('idempotency_keys_created_at_idx').on(t.createdAt),
+  check('idempotency_keys_key_length', sql`char_length(${t.key}) BETWEEN 1 AND 255`)
+])
+
+/** A partner's webhook endpoint and the changes it wants. */
+export const webhookSubscriptions = pgTable('webhook_subscriptions', {
+  id: uuid().primaryKey(),
+  url: text().notNull(),
+  // Kept in clear: every delivery is signed with it (HMAC), as Stripe and GitHub do.
+  secret: text().notNull(),
+  // { company_id?: uuid[], region?: string[], action?: string[] }; an absent list matches everything.
+  filters: jsonb().notNull().default(sql`'{}'::jsonb`),
+  apiKeyId: uuid().references(() => apiKeys.id),
+  createdAt: timestamp({ withTimezone: true, precision: 6, mode: 'string' }).notNull().defaultNow(),
+  deletedAt: timestamp({ withTimezone: true, precision: 6, mode: 'string' })
+}, (t) => [
+  check('webhook_subscriptions_url_length', sql`char_length(${t.url}) BETWEEN 1 AND 2000`),
+  check('webhook_subscriptions_url_scheme', sql`${t.url} ~ '^https?://'`),
+  check('webhook_subscriptions_secret_length', sql`char_length(${t.secret}) BETWEEN 16 AND 200`)
+])
+
+export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const
+
+/** One change sent to one subscription: the delivery log, with its latest attempt. */
+export const webhookDeliveries = pgTable('webhook_deliveries', {
+  id: uuid().primaryKey(),
+  subscriptionId: uuid().notNull().references(() => webhookSubscriptions.id),
+  revisionId: uuid().notNull().references(() => revisions.id),
+  status: text({ enum: DELIVERY_STATUSES }).notNull().default('pending'),
+  attempts: integer().notNull().default(0),
+  lastAttemptAt: timestamp({ withTimezone: true, precision: 6, mode: 'string' }),
+  lastResponseStatus: integer(),
+  lastError: text(),
+  createdAt: timestamp({ withTimezone: true, precision: 6, mode: 'string' }).notNull().defaultNow(),
+  deliveredAt: timestamp({ withTimezone: true, precision: 6, mode: 'string' })
+}, (t) => [
+  unique('webhook_deliveries_subscription_revision_key').on(t.subscriptionId, t.revisionId),
+  index('webhook_deliveries_subscription_idx').on(t.subscriptionId, t.id),
+  check('webhook_deliveries_status_enum', inList('status', DELIVERY_STATUSES))
+])
+
+/** How far the webhook dispatcher has read the change feed: one row, locked by the instance that dispatches. */
+export const webhookDispatchCursor = pgTable('webhook_dispatch_cursor', {
+  id: integer().primaryKey(),
+  txid: xid8().notNull(),
+  revisionId: uuid().notNull()
+}, (t) => [
+  check('webhook_dispatch_cursor_single_row', sql`${t.id} = 1`)
 ])
