@@ -10,11 +10,13 @@ import errorsPlugin from './plugins/errors.js'
 import requestGuardsPlugin from './plugins/request-guards.js'
 import servicesPlugin from './plugins/services.js'
 import swaggerPlugin from './plugins/swagger.js'
+import changesRoutes from './routes/changes/index.js'
 import companiesRoutes from './routes/companies/index.js'
 import eventsRoutes from './routes/events/index.js'
 import metaRoutes from './routes/meta/index.js'
 import regionsRoutes from './routes/regions/index.js'
 import statusRoutes from './routes/status/index.js'
+import { Change } from './schemas/changes.js'
 import { Company, CompanyCreate, CompanyRef, CompanyUpdate } from './schemas/companies.js'
 import { Problem } from './schemas/common.js'
 import { Event, EventCreate, EventUpdate, Source, SourceInput } from './schemas/events.js'
@@ -48,7 +50,7 @@ export async function buildApp (config: Config, { database, logger = { level: co
 
   app.addHook('onRequest', async (req, reply) => { reply.header('x-request-id', req.id) })
 
-  for (const schema of [Problem, CompanyRef, Company, CompanyCreate, CompanyUpdate, Source, SourceInput, Event, EventCreate, EventUpdate, MatchRequest]) {
+  for (const schema of [Problem, CompanyRef, Company, CompanyCreate, CompanyUpdate, Source, SourceInput, Event, EventCreate, EventUpdate, MatchRequest, Change]) {
     app.addSchema(schema)
   }
 
@@ -65,6 +67,7 @@ export async function buildApp (config: Config, { database, logger = { level: co
   await app.register(companiesRoutes, { prefix: '/v1/companies' })
   await app.register(regionsRoutes, { prefix: '/v1/regions' })
   await app.register(statusRoutes, { prefix: '/v1/status' })
+  await app.register(changesRoutes, { prefix: '/v1/changes' })
 
   return app
 }

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import { createApiKeyService, type ApiKeyService } from '../services/api-keys.js'
+import { createChangeService, type ChangeService } from '../services/changes.js'
 import { createCompanyService, type CompanyService } from '../services/companies.js'
 import { createCompanyMatchService, type CompanyMatchService } from '../services/company-match.js'
 import { createEventStatsService, type EventStatsService } from '../services/event-stats.js'
@@ -10,6 +11,7 @@ import { createRegionService, type RegionService } from '../services/regions.js'
 
 export interface Services {
   apiKeys: ApiKeyService
+  changes: ChangeService
   companies: CompanyService
   companyMatch: CompanyMatchService
   events: EventService
@@ -31,6 +33,7 @@ export default fp(async (app) => {
   const events = createEventService({ db })
   app.decorate('services', {
     apiKeys: createApiKeyService({ db }),
+    changes: createChangeService({ db }),
     companies,
     companyMatch: createCompanyMatchService({ db }),
     events,
