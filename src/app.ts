@@ -7,6 +7,7 @@ import type { Database } from './db/client.js'
 import authPlugin from './plugins/auth.js'
 import dbPlugin from './plugins/db.js'
 import errorsPlugin from './plugins/errors.js'
+import idempotencyPlugin from './plugins/idempotency.js'
 import requestGuardsPlugin from './plugins/request-guards.js'
 import servicesPlugin from './plugins/services.js'
 import swaggerPlugin from './plugins/swagger.js'
@@ -59,6 +60,7 @@ export async function buildApp (config: Config, { database, logger = { level: co
   await app.register(servicesPlugin)
   await app.register(authPlugin, { readRequiresKey: config.READ_REQUIRES_KEY })
   await app.register(requestGuardsPlugin)
+  await app.register(idempotencyPlugin)
   await app.register(compress, { threshold: 1024, encodings: ['br', 'gzip'] })
   await app.register(swaggerPlugin)
 

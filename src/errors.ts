@@ -24,3 +24,5 @@ export const CompanyHasEvents = createError('APP_COMPANY_HAS_EVENTS', 'Company %
 export const EventConflict = createError('APP_EVENT_CONFLICT', 'Another event already has this external_id', 409)
 export const ApiKeyConflict = createError('APP_API_KEY_CONFLICT', 'An active API key named %s already exists', 409)
 export const PreconditionFailed = createError('APP_PRECONDITION_FAILED', 'If-Match %s does not match the current ETag %s', 412)
+export const IdempotencyKeyReused = createError('APP_IDEMPOTENCY_KEY_REUSED',
+  'This Idempotency-Key was already used with another request (method, path or body); use a new key for a new request', 422)

@@ -13,6 +13,7 @@ export const problemKinds: Record<number, ProblemKind> = {
   412: { slug: 'precondition-failed', title: 'Precondition failed', explanation: 'The `If-Match` header does not match the current ETag: the resource changed since you read it. Read it again, then retry.' },
   413: { slug: 'payload-too-large', title: 'Payload too large', explanation: 'The request body is larger than the server accepts.' },
   415: { slug: 'unsupported-media-type', title: 'Unsupported media type', explanation: 'The body must be `application/json` (or `application/merge-patch+json` for PATCH).' },
+  422: { slug: 'idempotency-key-reused', title: 'Idempotency key reused', explanation: 'The `Idempotency-Key` was already used, within the last 24 hours and by the same API key, with another method, path or body. A key stands for one request: send a new key for a new request.' },
   429: { slug: 'rate-limited', title: 'Too many requests', explanation: 'The rate limit is exhausted; retry after `Retry-After` seconds.' },
   500: { slug: 'internal-error', title: 'Internal Server Error', explanation: 'A bug on our side. The details are in our logs under the `request_id`; please report it with that id.' },
   503: { slug: 'service-unavailable', title: 'Service unavailable', explanation: 'The database is unreachable or overloaded. The request was not applied; retry after `Retry-After` seconds.' }

@@ -1,10 +1,12 @@
 import fp from 'fastify-plugin'
+import { ambientDb } from '../db/ambient.js'
 import { createApiKeyService, type ApiKeyService } from '../services/api-keys.js'
 import { createChangeService, type ChangeService } from '../services/changes.js'
 import { createCompanyService, type CompanyService } from '../services/companies.js'
 import { createCompanyMatchService, type CompanyMatchService } from '../services/company-match.js'
 import { createEventStatsService, type EventStatsService } from '../services/event-stats.js'
 import { createEventService, type EventService } from '../services/events.js'
+import { createIdempotencyService, type IdempotencyService } from '../services/idempotency.js'
 import { createHealthService, type HealthService } from '../services/health.js'
 import { createPostureService, type PostureService } from '../services/postures.js'
 import { createRegionService, type RegionService } from '../services/regions.js'
@@ -17,6 +19,7 @@ export interface Services {
   events: EventService
   eventStats: EventStatsService
   health: HealthService
+  idempotency: IdempotencyService
   postures: PostureService
   regions: RegionService
 }
@@ -28,7 +31,8 @@ declare module 'fastify' {
 }
 
 export default fp(async (app) => {
-  const { db } = app
+  // Services join a request's transaction when there is one (see plugins/idempotency.ts).
+  const db = ambientDb(app.db)
   const companies = createCompanyService({ db })
   const events = createEventService({ db })
   app.decorate('services', {
@@ -38,7 +42,8 @@ export default fp(async (app) => {
     companyMatch: createCompanyMatchService({ db }),
     events,
     eventStats: createEventStatsService({ db }),
-    health: createHealthService({ db }),
+    health: createHealthService({ db: app.db }),
+    idempotency: createIdempotencyService({ db }),
     postures: createPostureService({ db, companies, events }),
     regions: createRegionService({ db })
   } satisfies Services)

@@ -97,6 +97,7 @@ export const problems = {
   412: problemResponse('`If-Match` does not match the current ETag.'),
   413: problemResponse('The body is larger than the limit.'),
   415: problemResponse('The body is not in a supported media type.'),
+  422: problemResponse('The `Idempotency-Key` was already used with another request.'),
   503: problemResponse('The database is unavailable; retry after `Retry-After` seconds.', {
     'retry-after': Type.Integer({ format: 'int32', minimum: 1, maximum: 3600, description: 'Seconds to wait before retrying.' })
   })

@@ -31,7 +31,7 @@ t.test('slugs are unique and URL-safe', async (t) => {
 
 t.test('other statuses fall back to a generic kind', async (t) => {
   t.match(problemKindOf(418), { slug: 'client-error', title: "I'm a Teapot" })
-  t.match(problemKindOf(422), { slug: 'client-error', title: 'Unprocessable Entity' })
+  t.match(problemKindOf(451), { slug: 'client-error', title: 'Unavailable For Legal Reasons' })
   t.match(problemKindOf(499), { slug: 'client-error', title: 'Client error' }, 'a status without a name')
   t.equal(problemKindOf(502).slug, 'internal-error', 'any 5xx is an internal error')
 })
