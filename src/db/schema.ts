@@ -7,6 +7,9 @@ import {
 export const ACTIONS = ['exit', 'suspend', 'scale_back', 'pause_new_business', 'continue', 'resume'] as const
 export const DATE_PRECISIONS = ['day', 'month', 'year'] as const
 export const SCOPES = ['read', 'write', 'admin'] as const
+export const SOURCE_KINDS = ['company_statement', 'regulatory_filing', 'registry_record', 'media_report', 'dataset'] as const
+export const IMPORT_STATUSES = ['queued', 'running', 'done', 'failed'] as const
+export const IMPORT_MODES = ['atomic', 'partial'] as const
 
 const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' })
 // A 64-bit transaction id, read and written as a decimal string.
@@ -145,9 +148,16 @@ export const sources = pgTable('sources', {
   title: text(),
   publishedDate: date({ mode: 'string' }),
   language: text(),
+  kind: text({ enum: SOURCE_KINDS }),
+  archivedUrl: text(),
+  // The terms the source is published under, to attribute it wherever it is served (e.g. a dataset's licence).
+  license: text(),
   ...timestamps
 }, (t) => [
   uniqueIndex('sources_url_key').on(t.url),
+  check('sources_kind_enum', inList('kind', SOURCE_KINDS)),
+  check('sources_archived_url_format', sql`${t.archivedUrl} ~ '^https?://' AND char_length(${t.archivedUrl}) <= 2048`),
+  check('sources_license_length', sql`char_length(${t.license}) <= 200`),
   check('sources_url_format', sql`${t.url} ~ '^https?://' AND char_length(${t.url}) <= 2048`),
   check('sources_publisher_length', sql`char_length(${t.publisher}) <= 200`),
   check('sources_title_length', sql`char_length(${t.title}) <= 500`)
@@ -271,4 +281,37 @@ export const webhookDispatchCursor = pgTable('webhook_dispatch_cursor', {
   revisionId: uuid().notNull()
 }, (t) => [
   check('webhook_dispatch_cursor_single_row', sql`${t.id} = 1`)
+])
+
+/** A bulk import: its input's format and mode, where it stands, and the outcome counts of its lines. */
+export const imports = pgTable('imports', {
+  id: uuid().primaryKey(),
+  format: text().notNull(),
+  mode: text({ enum: IMPORT_MODES }).notNull(),
+  status: text({ enum: IMPORT_STATUSES }).notNull().default('queued'),
+  apiKeyId: uuid().references(() => apiKeys.id),
+  linesTotal: integer(),
+  linesDone: integer().notNull().default(0),
+  created: integer().notNull().default(0),
+  updated: integer().notNull().default(0),
+  unchanged: integer().notNull().default(0),
+  rejected: integer().notNull().default(0),
+  failure: text(),
+  createdAt: timestamp({ withTimezone: true, precision: 6, mode: 'string' }).notNull().defaultNow(),
+  startedAt: timestamp({ withTimezone: true, precision: 6, mode: 'string' }),
+  finishedAt: timestamp({ withTimezone: true, precision: 6, mode: 'string' })
+}, (t) => [
+  check('imports_status_enum', inList('status', IMPORT_STATUSES)),
+  check('imports_mode_enum', inList('mode', IMPORT_MODES)),
+  check('imports_format_length', sql`char_length(${t.format}) BETWEEN 1 AND 50`)
+])
+
+/** Why an input line of an import was rejected (or, for duplicates, reported): one row per line and field. */
+export const importErrors = pgTable('import_errors', {
+  importId: uuid().notNull().references(() => imports.id),
+  line: integer().notNull(),
+  field: text().notNull(),
+  message: text().notNull()
+}, (t) => [
+  index('import_errors_import_line_idx').on(t.importId, t.line)
 ])
