@@ -16,6 +16,7 @@ import companiesRoutes from './routes/companies/index.js'
 import eventsRoutes from './routes/events/index.js'
 import metaRoutes from './routes/meta/index.js'
 import regionsRoutes from './routes/regions/index.js'
+import sourcesRoutes from './routes/sources/index.js'
 import statusRoutes from './routes/status/index.js'
 import { Change } from './schemas/changes.js'
 import { Company, CompanyCreate, CompanyRef, CompanyUpdate } from './schemas/companies.js'
@@ -70,6 +71,7 @@ export async function buildApp (config: Config, { database, logger = { level: co
   await app.register(regionsRoutes, { prefix: '/v1/regions' })
   await app.register(statusRoutes, { prefix: '/v1/status' })
   await app.register(changesRoutes, { prefix: '/v1/changes' })
+  await app.register(sourcesRoutes, { prefix: '/v1/sources' })
 
   return app
 }

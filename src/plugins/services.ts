@@ -9,6 +9,7 @@ import { createEventService, type EventService } from '../services/events.js'
 import { createIdempotencyService, type IdempotencyService } from '../services/idempotency.js'
 import { createHealthService, type HealthService } from '../services/health.js'
 import { createPostureService, type PostureService } from '../services/postures.js'
+import { createSourceService, type SourceService } from '../services/sources.js'
 import { createRegionService, type RegionService } from '../services/regions.js'
 
 export interface Services {
@@ -22,6 +23,7 @@ export interface Services {
   idempotency: IdempotencyService
   postures: PostureService
   regions: RegionService
+  sources: SourceService
 }
 
 declare module 'fastify' {
@@ -45,6 +47,7 @@ export default fp(async (app) => {
     health: createHealthService({ db: app.db }),
     idempotency: createIdempotencyService({ db }),
     postures: createPostureService({ db, companies, events }),
-    regions: createRegionService({ db })
+    regions: createRegionService({ db }),
+    sources: createSourceService({ db })
   } satisfies Services)
 }, { name: 'services', dependencies: ['db'] })

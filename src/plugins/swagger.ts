@@ -31,6 +31,7 @@ export default fp(async (app) => {
         { name: 'companies', description: 'Companies that take market-exit actions.' },
         { name: 'regions', description: 'Region codes in use.' },
         { name: 'status', description: 'Postures (the latest action per company, region and service) as of a date, and how they changed.' },
+        { name: 'sources', description: 'Where the events come from: each source once per URL, with the events it supports.' },
         { name: 'changes', description: 'The change feed: every write of an event or a company, in order, to keep a copy in sync.' },
         { name: 'meta', description: 'Health, readiness, the API description and error explanations.' }
       ],

@@ -5,7 +5,9 @@ export const ref = <T extends TSchema>(schema: T) => Type.Unsafe<Static<T>>(Type
 
 /** A nullable field written as `type: [T, "null"]`, the OpenAPI 3.1 form that SDK generators read best. */
 export function Nullable<T extends TSchema> (schema: T, options: SchemaOptions = {}) {
-  return Type.Unsafe<Static<T> | null>({ ...schema, ...options, type: [schema.type, 'null'] })
+  // An enum lists null too, or a null would fail it whatever `type` allows.
+  const values = Array.isArray(schema.enum) ? { enum: [...schema.enum, null] } : {}
+  return Type.Unsafe<Static<T> | null>({ ...schema, ...options, ...values, type: [schema.type, 'null'] })
 }
 
 // A plain 8-4-4-4-12 hex id: Ajv's `uuid` format also takes `urn:uuid:…`, which Postgres refuses.

@@ -1,5 +1,5 @@
 import { Type, type Static, type TObject } from '@sinclair/typebox'
-import { ACTIONS, DATE_PRECISIONS } from '../db/schema.js'
+import { ACTIONS, DATE_PRECISIONS, SOURCE_KINDS } from '../db/schema.js'
 import { CompanyRef } from './companies.js'
 import { Cursor, DateOnly, DateTime, HttpUrl, ListLimit, NextCursor, Nullable, StringEnum, Text, Uuid, ref } from './common.js'
 
@@ -14,6 +14,19 @@ const sourceFields = {
   quote: Nullable(Type.String({ maxLength: 2000 }), {
     description: 'The passage of this source that supports this event.',
     examples: ['We have suspended shipment of retail products to customers based in Russia and Belarus.']
+  }),
+  kind: Nullable(StringEnum(SOURCE_KINDS), {
+    description: 'What the source is: a statement of the company itself, a regulatory filing, a company registry record, ' +
+      'a media report or a curated dataset.',
+    examples: ['company_statement']
+  }),
+  archived_url: Nullable(HttpUrl(), {
+    description: 'A copy of the source in a web archive, for when the original moves or disappears.',
+    examples: ['https://web.archive.org/web/20220308000000*/aboutamazon.com/news/community/amazons-assistance-in-ukraine']
+  }),
+  license: Nullable(Type.String({ maxLength: 200 }), {
+    description: 'The terms the source is published under, to attribute it (e.g. a dataset\'s licence).',
+    examples: ['CC BY-NC-SA 4.0']
   })
 }
 
@@ -21,7 +34,7 @@ export const Source = Type.Object(sourceFields, {
   $id: 'Source',
   additionalProperties: false,
   description: 'A document that reports the event. Sources are stored once per URL and shared by the events that cite them: ' +
-    'publisher, title, published_date and language keep their first known value (a later citation only fills gaps); ' +
+    'publisher, title, published_date, language, kind, archived_url and license keep their first known value (a later citation only fills gaps); ' +
     'the quote belongs to the citing event.'
 })
 export type Source = Static<typeof Source>
@@ -32,7 +45,10 @@ export const SourceInput = Type.Object({
   title: Type.Optional(sourceFields.title),
   published_date: Type.Optional(sourceFields.published_date),
   language: Type.Optional(sourceFields.language),
-  quote: Type.Optional(sourceFields.quote)
+  quote: Type.Optional(sourceFields.quote),
+  kind: Type.Optional(sourceFields.kind),
+  archived_url: Type.Optional(sourceFields.archived_url),
+  license: Type.Optional(sourceFields.license)
 }, {
   $id: 'SourceInput',
   additionalProperties: false,
@@ -79,6 +95,7 @@ export const Event = Type.Object({
   effective_date: effectiveDate,
   summary,
   sources: Type.Array(ref(Source), { maxItems: 20 }),
+  source_count: Type.Integer({ format: 'int32', minimum: 0, maximum: 20, description: 'How many sources support the event.', examples: [1] }),
   external_id: externalId,
   created_at: DateTime(),
   updated_at: DateTime(),
@@ -98,7 +115,18 @@ export const Event = Type.Object({
     date_precision: 'day',
     effective_date: null,
     summary: 'Amazon suspended shipment of retail products to customers in Russia.',
-    sources: [{ url: AMAZON_STATEMENT, publisher: 'Amazon', title: "Amazon's assistance in Ukraine", published_date: '2022-03-08', language: 'en', quote: null }],
+    sources: [{
+      url: AMAZON_STATEMENT,
+      publisher: 'Amazon',
+      title: "Amazon's assistance in Ukraine",
+      published_date: '2022-03-08',
+      language: 'en',
+      quote: null,
+      kind: 'company_statement',
+      archived_url: null,
+      license: null
+    }],
+    source_count: 1,
     external_id: null,
     created_at: '2026-11-26T15:11:08.123456Z',
     updated_at: '2026-11-26T15:11:08.123456Z',
@@ -176,6 +204,7 @@ export const eventFilters = {
   service: Type.Optional(Type.String({
     minLength: 1, maxLength: 200, description: 'Case-insensitive substring of `service`.', examples: ['video']
   })),
+  source_id: Type.Optional(Uuid({ description: 'Only events that cite this source (see `GET /v1/sources`).' })),
   date_from: Type.Optional(DateOnly({ description: 'Inclusive lower bound on `date`.', examples: ['2022-03-01'] })),
   date_to: Type.Optional(DateOnly({ description: 'Inclusive upper bound on `date`.', examples: ['2022-03-31'] })),
   q: Type.Optional(Type.String({

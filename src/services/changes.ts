@@ -1,6 +1,7 @@
 import { and, asc, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { revisions } from '../db/schema.js'
+import { currentEventShape } from '../domain/snapshots.js'
 import { toRfc3339 } from '../domain/time.js'
 import { decodeFeedCursor, encodeFeedCursor, FEED_START, type FeedPosition } from '../domain/feed-cursor.js'
 import { InvalidCursor } from '../errors.js'
@@ -15,7 +16,9 @@ export function toChange (row: RevisionRow): Change {
     resource_id: row.resourceId,
     version: row.version,
     occurred_at: toRfc3339(row.occurredAt),
-    data: row.operation === 'deleted' ? null : row.data as Change['data']
+    data: row.operation === 'deleted'
+      ? null
+      : (row.resourceType === 'event' ? currentEventShape(row.data as Record<string, unknown>) : row.data) as Change['data']
   }
 }
 

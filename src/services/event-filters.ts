@@ -1,5 +1,5 @@
 import { gte, inArray, isNull, lte, or, sql, type SQL } from 'drizzle-orm'
-import { companies, events } from '../db/schema.js'
+import { companies, events, eventSources } from '../db/schema.js'
 import { escapeLike } from '../domain/like.js'
 import { isCountryLevel, isRegionCode } from '../domain/regions.js'
 import { InvalidInput } from '../errors.js'
@@ -47,6 +47,9 @@ export function eventFilterConditions (query: EventFilters): SQL[] {
   if (query.action !== undefined) filters.push(inArray(events.action, query.action.split(',') as EventRow['action'][]))
   if (query.service !== undefined) {
     filters.push(sql`lower(${events.service}) LIKE '%' || lower(${escapeLike(query.service)}) || '%'`)
+  }
+  if (query.source_id !== undefined) {
+    filters.push(inArray(events.id, sql`(SELECT ${eventSources.eventId} FROM ${eventSources} WHERE ${eventSources.sourceId} = ${query.source_id.toLowerCase()})`))
   }
   checkDateRange(query)
   if (query.date_from !== undefined) filters.push(gte(events.date, query.date_from))

@@ -47,7 +47,8 @@ function seriesGrouping (groupBy: TimeseriesQuery['group_by'] & string): Groupin
 
 /** True when the rollups can answer these filters: they know regions, actions and dates only. */
 const rollupsAnswer = (filters: EventFilters) =>
-  filters.company_id === undefined && filters.company === undefined && filters.service === undefined && filters.q === undefined
+  filters.company_id === undefined && filters.company === undefined && filters.service === undefined && filters.q === undefined &&
+  filters.source_id === undefined
 
 function rollupConditions (rollup: Rollup, filters: EventFilters, whole: { start?: string, end?: string }): SQL[] {
   const period = rollup === eventMonthCounts ? eventMonthCounts.month : eventYearCounts.year

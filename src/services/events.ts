@@ -45,6 +45,7 @@ const toEvent = (r: EventView, eventSourceList: Source[]): Event => ({
   effective_date: r.effectiveDate,
   summary: r.summary,
   sources: eventSourceList,
+  source_count: eventSourceList.length,
   external_id: r.externalId,
   created_at: toRfc3339(r.createdAt),
   updated_at: toRfc3339(r.updatedAt),
@@ -111,7 +112,10 @@ async function upsertSources (tx: Executor, sourceList: SourceInput[]): Promise<
     publisher: s.publisher ?? null,
     title: s.title ?? null,
     publishedDate: s.published_date ?? null,
-    language: s.language ?? null
+    language: s.language ?? null,
+    kind: s.kind ?? null,
+    archivedUrl: s.archived_url ?? null,
+    license: s.license ?? null
   }))).onConflictDoNothing({ target: sources.url })
   // Locked in URL order, so that two writers citing the same sources cannot deadlock.
   const stored = await tx.select().from(sources).where(inArray(sources.url, inputs.map((s) => s.url)))
@@ -126,10 +130,12 @@ async function upsertSources (tx: Executor, sourceList: SourceInput[]): Promise<
       publisher: row.publisher ?? input.publisher ?? null,
       title: row.title ?? input.title ?? null,
       publishedDate: row.publishedDate ?? input.published_date ?? null,
-      language: row.language ?? input.language ?? null
+      language: row.language ?? input.language ?? null,
+      kind: row.kind ?? input.kind ?? null,
+      archivedUrl: row.archivedUrl ?? input.archived_url ?? null,
+      license: row.license ?? input.license ?? null
     }
-    if (merged.publisher === row.publisher && merged.title === row.title &&
-      merged.publishedDate === row.publishedDate && merged.language === row.language) continue
+    if ((Object.keys(merged) as (keyof typeof merged)[]).every((k) => merged[k] === row[k])) continue
     await tx.update(sources).set({ ...merged, updatedAt: sql`now()` }).where(eq(sources.id, row.id))
     if (merged.title !== row.title) retitled.push(row.id)
     Object.assign(row, merged)
@@ -164,13 +170,24 @@ async function sourcesOf (ex: Executor, eventIds: string[]): Promise<Map<string,
     title: sources.title,
     publishedDate: sources.publishedDate,
     language: sources.language,
+    kind: sources.kind,
+    archivedUrl: sources.archivedUrl,
+    license: sources.license,
     quote: eventSources.quote
   }).from(eventSources).innerJoin(sources, eq(sources.id, eventSources.sourceId))
     .where(inArray(eventSources.eventId, eventIds))
     .orderBy(asc(eventSources.eventId), asc(eventSources.position))
   for (const r of rows) {
     bySource.get(r.eventId)!.push({
-      url: r.url, publisher: r.publisher, title: r.title, published_date: r.publishedDate, language: r.language, quote: r.quote
+      url: r.url,
+      publisher: r.publisher,
+      title: r.title,
+      published_date: r.publishedDate,
+      language: r.language,
+      quote: r.quote,
+      kind: r.kind,
+      archived_url: r.archivedUrl,
+      license: r.license
     })
   }
   return bySource

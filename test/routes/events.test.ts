@@ -40,7 +40,7 @@ function assertEventShape (t: Test, event: Record<string, unknown>) {
   t.match(event.updated_at, RFC3339_UTC, 'updated_at is an RFC 3339 UTC timestamp')
   t.same(Object.keys(event).sort(), [
     'action', 'company', 'company_id', 'created_at', 'date', 'date_precision', 'effective_date', 'external_id',
-    'id', 'region', 'service', 'sources', 'summary', 'updated_at', 'version'
+    'id', 'region', 'service', 'source_count', 'sources', 'summary', 'updated_at', 'version'
   ], 'exactly the Event fields')
 }
 
@@ -94,8 +94,12 @@ t.test('POST /v1/events creates an event with the full shape', async (t) => {
       title: null,
       published_date: null,
       language: null,
-      quote: null
+      quote: null,
+      kind: null,
+      archived_url: null,
+      license: null
     }],
+    source_count: 1,
     external_id: null,
     created_at: event.created_at,
     updated_at: event.updated_at,
@@ -114,7 +118,7 @@ t.test('POST /v1/events creates an event with the full shape', async (t) => {
     effective_date: '2022-04-15',
     summary: 'No new AWS customers from Belarus.',
     sources: [
-      { url: 'https://example.org/one', publisher: 'Amazon', title: 'Update', published_date: '2022-03-08', language: 'en', quote: 'We stopped.' },
+      { url: 'https://example.org/one', publisher: 'Amazon', title: 'Update', published_date: '2022-03-08', language: 'en', quote: 'We stopped.', kind: null, archived_url: null, license: null },
       { url: 'https://example.org/two' }
     ],
     external_id: 'newsroom-0042'
@@ -131,8 +135,8 @@ t.test('POST /v1/events creates an event with the full shape', async (t) => {
     version: 1
   })
   t.same(full.json().sources, [
-    { url: 'https://example.org/one', publisher: 'Amazon', title: 'Update', published_date: '2022-03-08', language: 'en', quote: 'We stopped.' },
-    { url: 'https://example.org/two', publisher: null, title: null, published_date: null, language: null, quote: null }
+    { url: 'https://example.org/one', publisher: 'Amazon', title: 'Update', published_date: '2022-03-08', language: 'en', quote: 'We stopped.', kind: null, archived_url: null, license: null },
+    { url: 'https://example.org/two', publisher: null, title: null, published_date: null, language: null, quote: null, kind: null, archived_url: null, license: null }
   ], 'sources in input order, omitted fields null')
 
   const got = await app.inject({ url: `/v1/events/${full.json().id}` })
@@ -153,11 +157,11 @@ t.test('sources are stored once per normalised URL and gain the fields they lack
   const headers = await authHeader(app)
 
   const first = await post(app, minimal(company.id, {
-    sources: [{ url: 'HTTPS://Example.COM/a#x', publisher: 'Example', quote: 'first quote' }]
+    sources: [{ url: 'HTTPS://Example.COM/a#x', publisher: 'Example', quote: 'first quote', kind: null, archived_url: null, license: null }]
   }), headers)
   assertStatus(t, first, 201)
   t.same(first.json().sources, [
-    { url: 'https://example.com/a', publisher: 'Example', title: null, published_date: null, language: null, quote: 'first quote' }
+    { url: 'https://example.com/a', publisher: 'Example', title: null, published_date: null, language: null, quote: 'first quote', kind: null, archived_url: null, license: null }
   ], 'scheme and host lower-cased, fragment dropped')
 
   // A second event citing the same document, with a title the stored source lacks, fills it in.
@@ -167,13 +171,13 @@ t.test('sources are stored once per normalised URL and gain the fields they lack
   }), headers)
   assertStatus(t, second, 201)
   t.same(second.json().sources, [
-    { url: 'https://example.com/a', publisher: 'Example', title: 'The title', published_date: null, language: 'en', quote: 'second quote' }
+    { url: 'https://example.com/a', publisher: 'Example', title: 'The title', published_date: null, language: 'en', quote: 'second quote', kind: null, archived_url: null, license: null }
   ], 'the second event sees the stored publisher and its own title, language and quote')
 
   const again = await app.inject({ url: `/v1/events/${first.json().id}` })
   t.equal(again.statusCode, 200)
   t.same(again.json().sources, [
-    { url: 'https://example.com/a', publisher: 'Example', title: 'The title', published_date: null, language: 'en', quote: 'first quote' }
+    { url: 'https://example.com/a', publisher: 'Example', title: 'The title', published_date: null, language: 'en', quote: 'first quote', kind: null, archived_url: null, license: null }
   ], 'the first event sees the title the second supplied, and keeps its own quote')
 
   const rows = await app.db.select().from(sources).where(inArray(sources.url, ['https://example.com/a', 'HTTPS://Example.COM/a#x']))
@@ -186,10 +190,10 @@ t.test('sources are stored once per normalised URL and gain the fields they lack
   }), headers)
   assertStatus(t, third, 201)
   t.same(third.json().sources, [
-    { url: 'https://example.com/a', publisher: 'Example', title: 'The title', published_date: '2022-03-08', language: 'en', quote: null }
+    { url: 'https://example.com/a', publisher: 'Example', title: 'The title', published_date: '2022-03-08', language: 'en', quote: null, kind: null, archived_url: null, license: null }
   ], 'publisher and title are kept, published_date is gained')
   t.same((await app.inject({ url: `/v1/events/${first.json().id}` })).json().sources, [
-    { url: 'https://example.com/a', publisher: 'Example', title: 'The title', published_date: '2022-03-08', language: 'en', quote: 'first quote' }
+    { url: 'https://example.com/a', publisher: 'Example', title: 'The title', published_date: '2022-03-08', language: 'en', quote: 'first quote', kind: null, archived_url: null, license: null }
   ], 'citing a source again does not rewrite it under the events that already cite it')
 
   // Path and query are not normalised away: a different path is a different document.
@@ -360,7 +364,7 @@ t.test('PATCH applies a JSON Merge Patch', async (t) => {
   const replaced = await patch({ sources: [{ url: 'https://example.com/s3', publisher: 'Reuters' }] })
   assertStatus(t, replaced, 200)
   t.same(replaced.json().sources, [
-    { url: 'https://example.com/s3', publisher: 'Reuters', title: null, published_date: null, language: null, quote: null }
+    { url: 'https://example.com/s3', publisher: 'Reuters', title: null, published_date: null, language: null, quote: null, kind: null, archived_url: null, license: null }
   ])
   t.equal(replaced.json().version, 5)
   t.same((await app.inject({ url })).json().sources.map((s: { url: string }) => s.url), ['https://example.com/s3'])
