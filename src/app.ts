@@ -5,6 +5,7 @@ import { v7 as uuidv7 } from 'uuid'
 import type { Config } from './config.js'
 import type { Database } from './db/client.js'
 import authPlugin from './plugins/auth.js'
+import changeReasonPlugin from './plugins/change-reason.js'
 import dbPlugin from './plugins/db.js'
 import errorsPlugin from './plugins/errors.js'
 import idempotencyPlugin from './plugins/idempotency.js'
@@ -23,7 +24,8 @@ import { Company, CompanyCreate, CompanyRef, CompanyUpdate } from './schemas/com
 import { Problem } from './schemas/common.js'
 import { Event, EventCreate, EventUpdate, Source, SourceInput } from './schemas/events.js'
 import { MatchRequest } from './schemas/insight.js'
-import { schemaController } from './validation.js'
+import { JsonPatchOperation } from './schemas/revisions.js'
+import { customFormats, schemaController } from './validation.js'
 
 export interface BuildOptions {
   database: Database
@@ -47,12 +49,14 @@ export async function buildApp (config: Config, { database, logger = { level: co
       const given = req.headers['x-request-id']
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : uuidv7()
     },
-    schemaController: schemaController()
+    schemaController: schemaController(),
+    // The serializer picks a branch of a union (a change's data: an event or a company) by validating, so it needs our formats too.
+    serializerOpts: { ajv: { formats: customFormats } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.addHook('onRequest', async (req, reply) => { reply.header('x-request-id', req.id) })
 
-  for (const schema of [Problem, CompanyRef, Company, CompanyCreate, CompanyUpdate, Source, SourceInput, Event, EventCreate, EventUpdate, MatchRequest, Change]) {
+  for (const schema of [Problem, CompanyRef, Company, CompanyCreate, CompanyUpdate, Source, SourceInput, Event, EventCreate, EventUpdate, MatchRequest, Change, JsonPatchOperation]) {
     app.addSchema(schema)
   }
 
@@ -62,6 +66,7 @@ export async function buildApp (config: Config, { database, logger = { level: co
   await app.register(authPlugin, { readRequiresKey: config.READ_REQUIRES_KEY })
   await app.register(requestGuardsPlugin)
   await app.register(idempotencyPlugin)
+  await app.register(changeReasonPlugin)
   await app.register(compress, { threshold: 1024, encodings: ['br', 'gzip'] })
   await app.register(swaggerPlugin)
 

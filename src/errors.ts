@@ -26,3 +26,5 @@ export const ApiKeyConflict = createError('APP_API_KEY_CONFLICT', 'An active API
 export const PreconditionFailed = createError('APP_PRECONDITION_FAILED', 'If-Match %s does not match the current ETag %s', 412)
 export const IdempotencyKeyReused = createError('APP_IDEMPOTENCY_KEY_REUSED',
   'This Idempotency-Key was already used with another request (method, path or body); use a new key for a new request', 422)
+export const NotDeleted = createError('APP_NOT_DELETED', 'The %s %s is not deleted; there is nothing to restore', 409)
+export const RestoreConflict = createError('APP_RESTORE_CONFLICT', '%s', 409)

@@ -12,6 +12,8 @@ declare module 'fastify' {
     apiKey: ApiKeyIdentity | null
     /** Who the request acts as, for history rows. */
     readonly actor: Actor
+    /** Why the client makes this change (the Change-Reason header), for history rows. */
+    changeReason: string | null
   }
 }
 
@@ -25,8 +27,9 @@ const BEARER = /^Bearer +(\S+)$/i
  */
 export default fp<{ readRequiresKey: boolean }>(async (app, { readRequiresKey }) => {
   app.decorateRequest('apiKey', null)
+  app.decorateRequest('changeReason', null)
   app.decorateRequest('actor', {
-    getter () { return this.apiKey ? { apiKeyId: this.apiKey.id } : SYSTEM_ACTOR }
+    getter () { return { ...(this.apiKey ? { apiKeyId: this.apiKey.id } : SYSTEM_ACTOR), reason: this.changeReason } }
   })
 
   app.addHook('onRequest', async (req) => {

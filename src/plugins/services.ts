@@ -9,6 +9,7 @@ import { createEventService, type EventService } from '../services/events.js'
 import { createIdempotencyService, type IdempotencyService } from '../services/idempotency.js'
 import { createHealthService, type HealthService } from '../services/health.js'
 import { createPostureService, type PostureService } from '../services/postures.js'
+import { createRevisionService, type RevisionService } from '../services/revisions.js'
 import { createSourceService, type SourceService } from '../services/sources.js'
 import { createRegionService, type RegionService } from '../services/regions.js'
 
@@ -23,6 +24,7 @@ export interface Services {
   idempotency: IdempotencyService
   postures: PostureService
   regions: RegionService
+  revisions: RevisionService
   sources: SourceService
 }
 
@@ -48,6 +50,7 @@ export default fp(async (app) => {
     idempotency: createIdempotencyService({ db }),
     postures: createPostureService({ db, companies, events }),
     regions: createRegionService({ db }),
+    revisions: createRevisionService({ db }),
     sources: createSourceService({ db })
   } satisfies Services)
 }, { name: 'services', dependencies: ['db'] })

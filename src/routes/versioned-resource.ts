@@ -3,6 +3,7 @@ import type { TSchema } from '@sinclair/typebox'
 import {
   ConditionalGetHeaders, ConditionalWriteHeaders, IdParams, NoQuery, commonProblems, mergePatchBody, problems, readSecurity, ref, writeSecurity
 } from '../schemas/common.js'
+import { RevisionListQuery, revisionListSchema } from '../schemas/revisions.js'
 import type { Actor } from '../services/revisions.js'
 import { noContent, notModified, tagged, withEtag } from './conditional.js'
 
@@ -12,6 +13,7 @@ type App = Parameters<FastifyPluginAsyncTypebox>[0]
 export interface VersionedResource<Resource extends { version: number }, Patch> {
   /** Names the operations: getEvent, updateEvent, deleteEvent. */
   name: string
+  resourceType: 'event' | 'company'
   /** The resource in words, and its article: "event", "an". */
   noun: string
   article: 'a' | 'an'
@@ -25,10 +27,14 @@ export interface VersionedResource<Resource extends { version: number }, Patch> 
     get: (id: string) => Promise<Resource>
     update: (id: string, patch: Patch, ifMatch: string | undefined, actor: Actor) => Promise<Resource>
     remove: (id: string, ifMatch: string | undefined, actor: Actor) => Promise<void>
+    restore: (id: string, actor: Actor) => Promise<Resource>
   }
 }
 
-/** Registers GET (with ETag and 304), PATCH (JSON Merge Patch with If-Match) and soft DELETE on `/:id`. */
+/**
+ * Registers GET (with ETag and 304), PATCH (JSON Merge Patch with If-Match) and soft DELETE on `/:id`,
+ * and the resource's history: `/:id/revisions` and `/:id/restore`.
+ */
 export function registerVersionedResource<Resource extends { version: number }, Patch> (app: App, spec: VersionedResource<Resource, Patch>) {
   const { name, noun, article, tags, schema, service } = spec
   const writeProblems = { ...commonProblems, 401: problems[401], 403: problems[403], 404: problems[404], 412: problems[412] }
@@ -89,4 +95,35 @@ export function registerVersionedResource<Resource extends { version: number }, 
     await service.remove(req.params.id, req.headers['if-match'], req.actor)
     reply.code(204)
   })
+
+  app.get('/:id/revisions', {
+    config: { scope: 'read' },
+    schema: {
+      security: readSecurity,
+      operationId: `list${name}Revisions`,
+      summary: `The history of ${article} ${noun}`,
+      description: `Every create, update, delete and restore of the ${noun}, oldest first: who made it (the API key), when, why ` +
+        '(`Change-Reason`), what changed (a JSON Patch) and the result. Deleted resources keep their history. ' +
+        'History cannot be edited through the API.',
+      tags,
+      params: IdParams,
+      querystring: RevisionListQuery,
+      response: { 200: revisionListSchema(schema), ...commonProblems, 404: problems[404] }
+    }
+  }, async (req) => req.server.services.revisions.list(spec.resourceType, req.params.id, req.query))
+
+  app.post('/:id/restore', {
+    config: { scope: 'write' },
+    schema: {
+      operationId: `restore${name}`,
+      summary: `Restore a deleted ${noun}`,
+      description: `Undoes a delete: the ${noun} is live again as it was when deleted, with a new version and a \`restored\` ` +
+        `revision. Restoring a live ${noun} is a 409${spec.resourceType === 'event' ? ', and so is restoring an event whose company is deleted or whose external_id was taken since' : ', and so is one whose lei or wikidata_id was taken since'}.`,
+      tags,
+      security: writeSecurity,
+      params: IdParams,
+      querystring: NoQuery,
+      response: { 200: { ...ref(schema), description: `The restored ${noun}.` }, ...writeProblems, 409: problems[409] }
+    }
+  }, async (req, reply) => tagged(reply, await service.restore(req.params.id, req.actor)))
 }

@@ -5,7 +5,7 @@ import { FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, pgConstraint, pgErrorCode } fr
 import { companies, companyNames, events } from '../db/schema.js'
 import { escapeLike } from '../domain/like.js'
 import { toRfc3339 } from '../domain/time.js'
-import { CompanyConflict, CompanyHasEvents, CompanyNotFound, InvalidInput } from '../errors.js'
+import { CompanyConflict, CompanyHasEvents, CompanyNotFound, InvalidInput, NotDeleted, RestoreConflict } from '../errors.js'
 import type { Company, CompanyCreate, CompanyList, CompanyListQuery, CompanySort, CompanyUpdate } from '../schemas/companies.js'
 import { Keyset, type SortKey } from './keyset.js'
 import { checkIfMatch } from './preconditions.js'
@@ -147,6 +147,25 @@ export function createCompanyService ({ db }: { db: Db }) {
         }
         const company = toCompany(row!)
         await recordRevision(tx, actor, { resourceType: 'company', resourceId: id, operation: 'updated', version: company.version, data: company })
+        return company
+      })
+    },
+
+    /** Undoes a soft delete: the company is live again, as it was, with a new version. */
+    async restore (id: string, actor: Actor): Promise<Company> {
+      return db.transaction(async (tx) => {
+        const [current] = await tx.select().from(companies).where(eq(companies.id, id)).for('update')
+        if (!current) throw new CompanyNotFound(id)
+        if (current.deletedAt === null) throw new NotDeleted('company', id)
+        const [row] = await tx.update(companies)
+          .set({ deletedAt: null, version: current.version + 1, updatedAt: sql`now()` })
+          .where(eq(companies.id, id)).returning()
+          .catch((err: unknown) => {
+            if (pgErrorCode(err) === UNIQUE_VIOLATION) throw new RestoreConflict('Another live company has taken its lei or wikidata_id')
+            throw err
+          })
+        const company = toCompany(row!)
+        await recordRevision(tx, actor, { resourceType: 'company', resourceId: id, operation: 'restored', version: company.version, data: company })
         return company
       })
     },

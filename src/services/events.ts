@@ -5,7 +5,7 @@ import { FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, pgConstraint, pgErrorCode } fr
 import { companies, events, eventSources, sources } from '../db/schema.js'
 import { toRfc3339 } from '../domain/time.js'
 import { normaliseSourceUrl } from '../domain/urls.js'
-import { EventConflict, EventNotFound, InvalidInput } from '../errors.js'
+import { EventConflict, EventNotFound, InvalidInput, NotDeleted, RestoreConflict } from '../errors.js'
 import type { Event, EventCreate, EventList, EventListQuery, EventSort, EventUpdate, Source, SourceInput } from '../schemas/events.js'
 import { eventFilterConditions } from './event-filters.js'
 import { Keyset, type SortKey } from './keyset.js'
@@ -283,6 +283,24 @@ export function createEventService ({ db }: { db: Db }) {
         }
         const event = (await find(tx, id))!
         await recordRevision(tx, actor, { resourceType: 'event', resourceId: id, operation: 'updated', version: event.version, data: event })
+        return event
+      })
+    },
+
+    /** Undoes a soft delete: the event is live again, as it was, with a new version. */
+    async restore (id: string, actor: Actor): Promise<Event> {
+      return db.transaction(async (tx) => {
+        const [row] = await tx.select().from(events).where(eq(events.id, id)).for('update')
+        if (!row) throw new EventNotFound(id)
+        if (row.deletedAt === null) throw new NotDeleted('event', id)
+        await tx.update(events).set({ deletedAt: null, version: row.version + 1, updatedAt: sql`now()` }).where(eq(events.id, id))
+          .catch((err: unknown) => {
+            if (pgErrorCode(err) === UNIQUE_VIOLATION) throw new RestoreConflict('Another live event has taken its external_id')
+            if (pgErrorCode(err) === FOREIGN_KEY_VIOLATION) throw new RestoreConflict('Its company is deleted; restore the company first')
+            throw err
+          })
+        const event = (await find(tx, id))!
+        await recordRevision(tx, actor, { resourceType: 'event', resourceId: id, operation: 'restored', version: event.version, data: event })
         return event
       })
     },

@@ -13,6 +13,7 @@ const keyKinds = {
   timestamp: { cast: 'timestamptz', valid: (v: string) => { const m = TIMESTAMP.exec(v); return m !== null && isCalendarDate(m[1]!) } },
   text: { cast: 'text', valid: (v: string) => v.length <= 1000 },
   uuid: { cast: 'uuid', valid: (v: string) => UUID.test(v) },
+  integer: { cast: 'integer', valid: (v: string) => /^[0-9]{1,9}$/.test(v) },
   real: { cast: 'real', valid: (v: string) => REAL.test(v) && v.length <= 30 }
 } as const
 

@@ -75,6 +75,7 @@ const companiesRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   registerVersionedResource(app, {
     name: 'Company',
+    resourceType: 'company',
     noun: 'company',
     article: 'a',
     tags,

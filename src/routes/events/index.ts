@@ -76,6 +76,7 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   registerVersionedResource(app, {
     name: 'Event',
+    resourceType: 'event',
     noun: 'event',
     article: 'an',
     tags,
