@@ -23,11 +23,24 @@ export function toChange (row: RevisionRow): Change {
 }
 
 /**
+ * The oldest transaction id that may still commit a change of this database: the statement's snapshot's oldest
+ * in-progress transaction, leaving out those that pg_stat_activity places in another database (they never write
+ * our history, and would hold the feed back for as long as they run), or the first id not yet given out.
+ * A transaction of ours that ended between the snapshot and that read is not shown by pg_stat_activity, so it
+ * stays in, which errs on the side of waiting.
+ */
+const settledHorizon = sql`SELECT least(pg_snapshot_xmax(s.snap), (
+    SELECT min(x) FROM pg_snapshot_xip(s.snap) AS x
+    WHERE x::text::numeric % 4294967296 NOT IN (
+      SELECT backend_xid::text::numeric FROM pg_stat_activity WHERE datname <> current_database() AND backend_xid IS NOT NULL)))
+  FROM (SELECT pg_current_snapshot() AS snap) AS s`
+
+/**
  * The change feed, read from the revisions that every write records in its own transaction.
  *
  * Transactions commit in another order than the one in which they took their ids, so the feed only shows
- * changes of transactions older than every transaction still open (the snapshot's xmin): everything before
- * that point is settled, and a change that commits later always sorts after it. A cursor therefore never
+ * changes of transactions older than every transaction of this database still open (the settled horizon):
+ * everything before that point is settled, and a change that commits later always sorts after it. A cursor therefore never
  * skips a change. Changes to one resource keep their commit order, because every write locks or inserts
  * its resource before it writes anything else, which is when Postgres gives the transaction its id.
  */
@@ -45,7 +58,7 @@ export function createChangeService ({ db }: { db: Db }) {
     }).from(revisions)
       .where(and(
         sql`(${revisions.txid}, ${revisions.id}) > (${after.txid}::xid8, ${after.id}::uuid)`,
-        sql`${revisions.txid} < pg_snapshot_xmin(pg_current_snapshot())`
+        sql`${revisions.txid} < (${settledHorizon})`
       ))
       .orderBy(asc(revisions.txid), asc(revisions.id))
       .limit(limit)

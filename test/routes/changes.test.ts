@@ -1,9 +1,11 @@
 import { sql } from 'drizzle-orm'
+import pg from 'pg'
 import t from 'tap'
-import type { App } from '../../src/app.js'
+import { buildApp, type App } from '../../src/app.js'
 import { queryRows } from '../../src/db/client.js'
 import type { Change, ChangeList } from '../../src/schemas/changes.js'
-import { authHeader, buildTestApp } from '../helper.js'
+import { freshDatabase, serverUrl } from '../database.js'
+import { authHeader, buildTestApp, testConfig } from '../helper.js'
 
 async function readFeed (app: App, after?: string, limit = 100): Promise<ChangeList> {
   const query = new URLSearchParams({ limit: String(limit), ...(after === undefined ? {} : { after }) })
@@ -134,4 +136,33 @@ t.test('a poller misses no change while many writers commit out of order', async
   })
   t.same(stale, [], 'replaying the feed yields the database\'s current state')
   t.comment(`${WRITERS} writers × ${ROUNDS} rounds: ${seen.length} changes polled in pages of 37`)
+})
+
+// On a server, the feed waits for open transactions of its own database only.
+t.test('an open transaction holds the feed back in its own database, not in another', { skip: serverUrl ? false : 'PGlite has one connection' }, async (t) => {
+  const { database, url, drop } = await freshDatabase()
+  const app = await buildApp(testConfig(), { database, logger: false })
+  t.teardown(async () => { await app.close(); await drop() })
+  const headers = await authHeader(app)
+  const hold = async (connectionString: string) => {
+    const client = new pg.Client({ connectionString })
+    await client.connect()
+    await client.query('BEGIN')
+    await client.query('SELECT pg_current_xact_id()')
+    return client
+  }
+  const write = async (name: string) => (await app.inject({ method: 'POST', url: '/v1/companies', headers, payload: { name } })).json().id
+
+  const elsewhere = await hold(serverUrl!)
+  const first = await write('Seen while another database has an open transaction')
+  t.ok((await readFeed(app)).data.some((c) => c.resource_id === first), 'another database\'s transaction does not hold the feed')
+  await elsewhere.query('ROLLBACK')
+  await elsewhere.end()
+
+  const here = await hold(url!)
+  const second = await write('Held back')
+  t.notOk((await readFeed(app)).data.some((c) => c.resource_id === second), 'an older open transaction of this database holds it back')
+  await here.query('COMMIT')
+  await here.end()
+  t.ok((await readFeed(app)).data.some((c) => c.resource_id === second), 'and releases it when it ends')
 })
