@@ -67,7 +67,8 @@ export async function buildApp (config: Config, { database, logger = { level: co
   await app.register(requestGuardsPlugin)
   await app.register(idempotencyPlugin)
   await app.register(changeReasonPlugin)
-  await app.register(compress, { threshold: 1024, encodings: ['br', 'gzip'] })
+  // NDJSON is text, but mime-db does not call it compressible.
+  await app.register(compress, { threshold: 1024, encodings: ['br', 'gzip'], customTypes: /^application\/x-ndjson/ })
   await app.register(swaggerPlugin)
 
   await app.register(metaRoutes)

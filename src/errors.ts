@@ -28,3 +28,4 @@ export const IdempotencyKeyReused = createError('APP_IDEMPOTENCY_KEY_REUSED',
   'This Idempotency-Key was already used with another request (method, path or body); use a new key for a new request', 422)
 export const NotDeleted = createError('APP_NOT_DELETED', 'The %s %s is not deleted; there is nothing to restore', 409)
 export const RestoreConflict = createError('APP_RESTORE_CONFLICT', '%s', 409)
+export const NotAcceptable = createError('APP_NOT_ACCEPTABLE', 'This resource can be had as %s', 406)

@@ -5,6 +5,7 @@ import { createChangeService, type ChangeService } from '../services/changes.js'
 import { createCompanyService, type CompanyService } from '../services/companies.js'
 import { createCompanyMatchService, type CompanyMatchService } from '../services/company-match.js'
 import { createEventStatsService, type EventStatsService } from '../services/event-stats.js'
+import { createEventExportService, type EventExportService } from '../services/event-export.js'
 import { createEventService, type EventService } from '../services/events.js'
 import { createIdempotencyService, type IdempotencyService } from '../services/idempotency.js'
 import { createHealthService, type HealthService } from '../services/health.js'
@@ -19,6 +20,7 @@ export interface Services {
   companies: CompanyService
   companyMatch: CompanyMatchService
   events: EventService
+  eventExport: EventExportService
   eventStats: EventStatsService
   health: HealthService
   idempotency: IdempotencyService
@@ -45,6 +47,7 @@ export default fp(async (app) => {
     companies,
     companyMatch: createCompanyMatchService({ db }),
     events,
+    eventExport: createEventExportService({ events }),
     eventStats: createEventStatsService({ db }),
     health: createHealthService({ db: app.db }),
     idempotency: createIdempotencyService({ db }),

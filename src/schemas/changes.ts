@@ -26,7 +26,7 @@ export const Change = Type.Object({
   id: Uuid({ description: 'The change\'s id; it is also the id of the revision it records, and a webhook delivery\'s idempotency key.' }),
   type: StringEnum(CHANGE_TYPES, { description: 'What happened, as `<resource>.<operation>`.', examples: ['event.created'] }),
   resource_id: Uuid({ description: 'The event or company that changed.' }),
-  version: Type.Integer({ format: 'int32', minimum: 1, description: 'The resource\'s version after the change.', examples: [1] }),
+  version: Type.Integer({ format: 'int32', minimum: 1, maximum: 2147483647, description: 'The resource\'s version after the change.', examples: [1] }),
   occurred_at: DateTime({ description: 'When the writing transaction started (UTC, microseconds).' }),
   data: Type.Union([ref(Event), ref(Company), Type.Null()], {
     description: 'The resource as it was right after the change; null for a delete.'

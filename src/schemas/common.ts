@@ -95,6 +95,7 @@ export const problems = {
   }),
   403: problemResponse('The API key lacks the scope this operation needs.'),
   404: problemResponse('No such resource (or it was deleted).'),
+  406: problemResponse('`Accept` allows none of the media types this resource can be had as.'),
   409: problemResponse('The change conflicts with another resource.'),
   412: problemResponse('`If-Match` does not match the current ETag.'),
   413: problemResponse('The body is larger than the limit.'),

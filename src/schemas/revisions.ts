@@ -25,7 +25,7 @@ export const OPERATIONS = ['created', 'updated', 'deleted', 'restored'] as const
 export function revisionListSchema (resource: TSchema & { $id?: string }) {
   const Revision = Type.Object({
     id: Uuid({ description: 'The revision\'s id; the change feed names the same change by it.' }),
-    version: Type.Integer({ format: 'int32', minimum: 1, description: 'The resource\'s version after the change.', examples: [2] }),
+    version: Type.Integer({ format: 'int32', minimum: 1, maximum: 2147483647, description: 'The resource\'s version after the change.', examples: [2] }),
     operation: StringEnum(OPERATIONS, { examples: ['updated'] }),
     occurred_at: DateTime({ description: 'When the writing transaction started (UTC, microseconds).' }),
     actor: Nullable(RevisionActor),

@@ -26,7 +26,7 @@ export const SourceRecord = Type.Object({
   ...sourceProperties,
   created_at: DateTime(),
   updated_at: DateTime(),
-  event_count: Type.Integer({ format: 'int32', minimum: 0, description: 'How many live events cite the source.', examples: [8] }),
+  event_count: Type.Integer({ format: 'int32', minimum: 0, maximum: 2147483647, description: 'How many live events cite the source.', examples: [8] }),
   events: Type.Array(SupportedEvent, {
     maxItems: 100,
     description: 'The live events it supports, newest first, at most 100; `GET /v1/events?source_id=` lists them all.'

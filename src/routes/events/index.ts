@@ -1,11 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { NoQuery, commonProblems, createProblems, readSecurity, ref, writeSecurity } from '../../schemas/common.js'
+import { Type } from '@sinclair/typebox'
+import { EXPORT_MEDIA_TYPES, listFormatFor } from '../../domain/export-formats.js'
+import { InvalidInput, NotAcceptable } from '../../errors.js'
+import { NoQuery, commonProblems, createProblems, problems, readSecurity, ref, writeSecurity } from '../../schemas/common.js'
+import { CSV_COLUMNS } from '../../services/event-export.js'
 import { Event, EventCreate, EventList, EventListQuery, EventUpdate } from '../../schemas/events.js'
 import { Facets, FacetsQuery, Timeseries, TimeseriesQuery } from '../../schemas/insight.js'
 import { tagged } from '../conditional.js'
 import { registerVersionedResource } from '../versioned-resource.js'
 
 const tags = ['events']
+const CSV_EXAMPLE = `${CSV_COLUMNS.join(',')}\r\n01936f0e-7d5c-7cc1-9b8a-4f2a1e3c5d6f,01936f0e-7d5c-7cc1-9b8a-4f2a1e3c5d6e,Amazon,RU,` +
+  'Retail shipping,suspend,2022-03-08,day,,Amazon suspended shipment of retail products.,,1,' +
+  'https://www.aboutamazon.com/news/community/amazons-assistance-in-ukraine,2026-11-26T15:11:08.123456Z,2026-11-26T15:11:08.123456Z,1\r\n'
 
 const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { events } = app.services
@@ -15,14 +22,45 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       security: readSecurity,
       operationId: 'listEvents',
-      summary: 'List events',
+      summary: 'List or export events',
       description: 'Live events matching every given filter, keyset-paginated. Comma-separated lists match any of their values; ' +
-        'a country code in `region` also matches its subdivisions. Unknown parameters are refused.',
+        'a country code in `region` also matches its subdivisions. Unknown parameters are refused.\n\n' +
+        'With `Accept: text/csv` or `Accept: application/x-ndjson`, the answer is an export instead of a page: every matching ' +
+        'event, in the same order, streamed (`limit` and `cursor` do not apply and are refused). NDJSON has one Event per line. ' +
+        `CSV follows RFC 4180 (a header row, CRLF line ends, quotes where needed) with the fixed columns ${CSV_COLUMNS.map((c) => `\`${c}\``).join(', ')}; ` +
+        '`source_urls` is space-separated, empty cells are null, and a text cell that starts with `=`, `+`, `-`, `@`, a tab or a ' +
+        "carriage return gets a leading `'` so that spreadsheets show it as text. An `Accept` that allows none of JSON, CSV " +
+        'and NDJSON is a 406.',
       tags,
       querystring: EventListQuery,
-      response: { 200: EventList, ...commonProblems }
+      response: {
+        200: {
+          description: 'A page of events, or with an export media type in `Accept`, every matching event.',
+          content: {
+            'application/json': { schema: EventList },
+            'text/csv': { schema: Type.String({ description: 'RFC 4180 CSV with a header row.', examples: [CSV_EXAMPLE] }) },
+            'application/x-ndjson': { schema: Type.String({ description: 'One Event as JSON per line.' }) }
+          }
+        },
+        ...commonProblems,
+        406: problems[406]
+      }
     }
-  }, async (req) => events.list(req.query))
+  }, async (req, reply) => {
+    const format = listFormatFor(req.headers.accept)
+    if (format === undefined) throw new NotAcceptable('application/json, text/csv or application/x-ndjson')
+    if (format === 'json') return events.list(req.query)
+    const given = new URLSearchParams(req.url.split('?')[1] ?? '')
+    for (const paging of ['limit', 'cursor']) {
+      if (given.has(paging)) throw new InvalidInput({ in: 'querystring', pointer: `/${paging}`, message: 'does not apply to an export, which streams every matching event' })
+    }
+    const { limit: _limit, cursor: _cursor, ...filters } = req.query
+    const stream = await app.services.eventExport.open(filters, format)
+    return reply.type(`${EXPORT_MEDIA_TYPES[format]}; charset=utf-8`)
+      .header('content-disposition', `attachment; filename="events.${format === 'csv' ? 'csv' : 'ndjson'}"`)
+      // The 200's schemas type the JSON page; a stream bypasses serialisation, which the type provider cannot express.
+      .send(stream as never)
+  })
 
   app.post('', {
     config: { scope: 'write' },

@@ -1,0 +1,75 @@
+import { parse } from 'csv-parse/sync'
+import t from 'tap'
+import { CSV_COLUMNS } from '../../src/services/event-export.js'
+import type { Event } from '../../src/schemas/events.js'
+import { authHeader, buildTestApp, createCompany, createEvent } from '../helper.js'
+
+t.test('NDJSON and CSV exports stream every matching event, in list order', async (t) => {
+  const app = await buildTestApp(t)
+  const company = await createCompany(app, { name: '=Formula, "Quoted" Co' })
+  const other = await createCompany(app, { name: 'Other' })
+  const EVENTS = 2345 // more than two export batches
+  const inserted: Event[] = []
+  for (let i = 0; i < EVENTS; i++) {
+    inserted.push(await createEvent(app, {
+      company_id: i % 3 === 0 ? other.id : company.id,
+      region: i % 2 === 0 ? 'UA' : 'RU',
+      service: `Line ${i}`,
+      date: `2022-0${1 + (i % 9)}-1${i % 10}`,
+      summary: i === 1 ? '-5% stake, "sold"\nnext line' : null,
+      sources: [{ url: `https://example.com/${i}` }, { url: `https://example.org/${i}` }]
+    }))
+  }
+  const query = 'region=RU&sort=date'
+  const pages: Event[] = []
+  let cursor: string | null = null
+  do {
+    const res = await app.inject({ url: `/v1/events?${query}&limit=200${cursor ? `&cursor=${cursor}` : ''}` })
+    pages.push(...res.json().data)
+    cursor = res.json().next_cursor
+  } while (cursor)
+
+  const ndjson = await app.inject({ url: `/v1/events?${query}`, headers: { accept: 'application/x-ndjson' } })
+  t.equal(ndjson.statusCode, 200)
+  t.match(ndjson.headers['content-type'], /^application\/x-ndjson; charset=utf-8/)
+  const lines = ndjson.body.trimEnd().split('\n').map((l) => JSON.parse(l))
+  t.equal(lines.length, inserted.filter((e) => e.region === 'RU').length)
+  t.same(lines, pages, 'the same events as the pages, in the same order, field for field')
+
+  const csv = await app.inject({ url: `/v1/events?${query}`, headers: { accept: 'text/csv' } })
+  t.equal(csv.statusCode, 200)
+  t.match(csv.headers['content-type'], /^text\/csv; charset=utf-8/)
+  t.match(csv.headers['content-disposition'], /attachment; filename="events.csv"/)
+  t.ok(csv.body.startsWith(`${CSV_COLUMNS.join(',')}\r\n`), 'a header row, CRLF')
+  const rows = parse(csv.body, { columns: true }) as Record<string, string>[]
+  t.same(rows.map((r) => r.id), pages.map((e) => e.id))
+  const tricky = rows.find((r) => r.id === inserted[1]!.id)!
+  t.equal(tricky.summary, "'-5% stake, \"sold\"\nnext line", 'quotes, commas and newlines survive; a leading - is neutralised')
+  t.equal(tricky.company_name, "'=Formula, \"Quoted\" Co", 'a leading = is neutralised')
+  t.equal(tricky.source_urls, 'https://example.com/1 https://example.org/1')
+  t.equal(tricky.source_count, '2')
+  t.equal(tricky.effective_date, '', 'null is an empty cell')
+})
+
+t.test('exports refuse what does not apply, and Accept is negotiated', async (t) => {
+  const app = await buildTestApp(t)
+  await createEvent(app)
+  for (const param of ['limit=10', 'cursor=abc']) {
+    const res = await app.inject({ url: `/v1/events?${param}`, headers: { accept: 'text/csv' } })
+    t.equal(res.statusCode, 400, param)
+    t.match(res.json().errors, [{ in: 'querystring', pointer: `/${param.split('=')[0]}` }])
+  }
+  const badFilter = await app.inject({ url: '/v1/events?region=XX', headers: { accept: 'application/x-ndjson' } })
+  t.equal(badFilter.statusCode, 400, 'a bad filter is a 400 before anything streams')
+  t.match(badFilter.headers['content-type'], /problem\+json/)
+  const none = await app.inject({ url: '/v1/events', headers: { accept: 'image/png' } })
+  t.equal(none.statusCode, 406)
+  t.equal(none.json().type, '/problems/not-acceptable')
+  const empty = await app.inject({ url: '/v1/events?region=FR', headers: { accept: 'text/csv' } })
+  t.equal(empty.body, `${CSV_COLUMNS.join(',')}\r\n`, 'no match: the header row alone')
+  const json = await app.inject({ url: '/v1/events', headers: { accept: 'text/html, application/json;q=0.9' } })
+  t.equal(json.statusCode, 200)
+  t.equal(json.json().data.length, 1)
+  const gz = await app.inject({ url: '/v1/events', headers: { accept: 'application/x-ndjson', 'accept-encoding': 'gzip', ...await authHeader(app, ['read']) } })
+  t.equal(gz.headers['content-encoding'], 'gzip', 'exports are compressed when the client allows')
+})
