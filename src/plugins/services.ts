@@ -7,6 +7,7 @@ import { createCompanyMatchService, type CompanyMatchService } from '../services
 import { createEventStatsService, type EventStatsService } from '../services/event-stats.js'
 import { createEventExportService, type EventExportService } from '../services/event-export.js'
 import { createEventService, type EventService } from '../services/events.js'
+import { createKnownAtService, type KnownAtService } from '../services/known-at.js'
 import { createIdempotencyService, type IdempotencyService } from '../services/idempotency.js'
 import { createHealthService, type HealthService } from '../services/health.js'
 import { createPostureService, type PostureService } from '../services/postures.js'
@@ -24,6 +25,7 @@ export interface Services {
   eventStats: EventStatsService
   health: HealthService
   idempotency: IdempotencyService
+  knownAt: KnownAtService
   postures: PostureService
   regions: RegionService
   revisions: RevisionService
@@ -51,6 +53,7 @@ export default fp(async (app) => {
     eventStats: createEventStatsService({ db }),
     health: createHealthService({ db: app.db }),
     idempotency: createIdempotencyService({ db }),
+    knownAt: createKnownAtService({ db }),
     postures: createPostureService({ db, companies, events }),
     regions: createRegionService({ db }),
     revisions: createRevisionService({ db }),

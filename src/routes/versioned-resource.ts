@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { TSchema } from '@sinclair/typebox'
 import {
-  ConditionalGetHeaders, ConditionalWriteHeaders, IdParams, NoQuery, commonProblems, mergePatchBody, problems, readSecurity, ref, writeSecurity
+  ConditionalGetHeaders, ConditionalWriteHeaders, IdParams, NoQuery, ResourceQuery, commonProblems, mergePatchBody, problems, readSecurity, ref, writeSecurity
 } from '../schemas/common.js'
 import { RevisionListQuery, revisionListSchema } from '../schemas/revisions.js'
 import type { Actor } from '../services/revisions.js'
@@ -45,14 +45,20 @@ export function registerVersionedResource<Resource extends { version: number }, 
       security: readSecurity,
       operationId: `get${name}`,
       summary: `Get ${article} ${noun}`,
-      description: `One live ${noun}, with its ETag (its version).`,
+      description: `One live ${noun}, with its ETag (its version); with \`known_at\`, the ${noun} as it was recorded then.`,
       tags,
       params: IdParams,
-      querystring: NoQuery,
+      querystring: ResourceQuery,
       headers: ConditionalGetHeaders,
       response: { 200: { ...ref(schema), description: `The ${noun}.` }, 304: notModified, ...commonProblems, 404: problems[404] }
     }
-  }, async (req, reply) => withEtag(req, reply, await service.get(req.params.id)))
+  }, async (req, reply) => {
+    const { known_at: knownAt } = req.query
+    const resource = knownAt === undefined
+      ? await service.get(req.params.id)
+      : await req.server.services.revisions.recordedState(spec.resourceType, req.params.id, knownAt) as Resource
+    return withEtag(req, reply, resource)
+  })
 
   app.patch('/:id', {
     config: { scope: 'write' },

@@ -161,3 +161,14 @@ export const mergePatchBody = <T extends TSchema>(schema: T) => ({
     'application/json': { schema }
   }
 })
+
+/** `known_at`: answer from the data as it was recorded at that moment (what we knew then). */
+export const KnownAt = DateTime({
+  description: 'Answer from the data as it was recorded at this moment: what we knew then, before later corrections ' +
+    '(`as_of`, where there is one, is when things happened). Rebuilt from the history, so slower than a plain read.',
+  examples: ['2022-03-10T00:00:00Z']
+})
+
+/** The query of a single-resource read. */
+export const ResourceQuery = Type.Object({ known_at: Type.Optional(KnownAt) }, { additionalProperties: false })
+export type ResourceQuery = Static<typeof ResourceQuery>

@@ -1,7 +1,7 @@
 import { Type, type Static, type TObject } from '@sinclair/typebox'
 import { ACTIONS, DATE_PRECISIONS, SOURCE_KINDS } from '../db/schema.js'
 import { CompanyRef } from './companies.js'
-import { Cursor, DateOnly, DateTime, HttpUrl, ListLimit, NextCursor, Nullable, StringEnum, Text, Uuid, ref } from './common.js'
+import { Cursor, DateOnly, DateTime, HttpUrl, KnownAt, ListLimit, NextCursor, Nullable, StringEnum, Text, Uuid, ref } from './common.js'
 
 const AMAZON_STATEMENT = 'https://www.aboutamazon.com/news/community/amazons-assistance-in-ukraine'
 
@@ -219,6 +219,7 @@ export type EventFilters = Static<TObject<typeof eventFilters>>
 
 export const EventListQuery = Type.Object({
   ...eventFilters,
+  known_at: Type.Optional(KnownAt),
   sort: Type.Optional(StringEnum(EVENT_SORTS, {
     default: '-date', description: 'Sort order; `-` means descending. Ties are broken by id.', examples: ['-date']
   })),

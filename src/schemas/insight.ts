@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { ACTIONS, DATE_PRECISIONS } from '../db/schema.js'
 import { CompanyRef } from './companies.js'
-import { Cursor, DateOnly, ListLimit, NextCursor, Nullable, StringEnum, Uuid, ref } from './common.js'
+import { Cursor, DateOnly, KnownAt, ListLimit, NextCursor, Nullable, StringEnum, Uuid, ref } from './common.js'
 import { Event, eventFilters } from './events.js'
 
 export const FACET_FIELDS = ['action', 'region', 'sector', 'country', 'year', 'month'] as const
@@ -87,6 +87,7 @@ export const StatusQuery = Type.Object({
   ...postureFilters,
   action: Type.Optional(Type.String({ ...eventFilters.action, description: 'Only postures with one of these actions, comma-separated.' })),
   as_of: Type.Optional(DateOnly({ description: 'The date of the postures; today (UTC) by default.', examples: ['2023-06-30'] })),
+  known_at: Type.Optional(KnownAt),
   limit: Type.Optional(ListLimit),
   cursor: Type.Optional(Cursor)
 }, { additionalProperties: false })

@@ -1,8 +1,9 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm'
 import { v7 as uuidv7 } from 'uuid'
-import type { Db, Executor } from '../db/client.js'
+import { queryRows, type Db, type Executor } from '../db/client.js'
 import { FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, pgConstraint, pgErrorCode } from '../db/errors.js'
 import { companies, events, eventSources, sources } from '../db/schema.js'
+import { currentEventShape } from '../domain/snapshots.js'
 import { toRfc3339 } from '../domain/time.js'
 import { normaliseSourceUrl } from '../domain/urls.js'
 import { EventConflict, EventNotFound, InvalidInput, NotDeleted, RestoreConflict } from '../errors.js'
@@ -208,6 +209,15 @@ export function createEventService ({ db }: { db: Db }) {
     return row
   }
 
+  /** The events as recorded, in this order, from the shadow table that a `known_at` read runs on (see known-at.ts). */
+  async function recordedSnapshots (ids: string[]): Promise<Event[]> {
+    if (ids.length === 0) return []
+    const rows = await queryRows<{ id: string, snapshot: Record<string, unknown> }>(db,
+      sql`SELECT id, snapshot FROM ${events} WHERE id IN (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)})`)
+    const byId = new Map(rows.map((r) => [r.id, currentEventShape(r.snapshot) as Event]))
+    return ids.map((id) => byId.get(id)!)
+  }
+
   return {
     /** One live event with its company and sources; deleted ones are not found. */
     async get (id: string, ex: Executor = db): Promise<Event> {
@@ -237,6 +247,7 @@ export function createEventService ({ db }: { db: Db }) {
         if (sort.endsWith('date')) return [r.date, r.id]
         return [toRfc3339(sort.endsWith('created_at') ? r.createdAt : r.updatedAt), r.id]
       })
+      if (query.known_at !== undefined) return { data: await recordedSnapshots(page.rows.map((r) => r.id)), next_cursor: page.nextCursor }
       const sourceLists = await sourcesOf(db, page.rows.map((r) => r.id))
       return { data: page.rows.map((r) => toEvent(r, sourceLists.get(r.id)!)), next_cursor: page.nextCursor }
     },

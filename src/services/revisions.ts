@@ -1,4 +1,4 @@
-import { and, desc, eq, lt } from 'drizzle-orm'
+import { and, desc, eq, lt, lte } from 'drizzle-orm'
 import { createPatch, type Operation } from 'rfc6902'
 import { v7 as uuidv7 } from 'uuid'
 import type { Db, Executor } from '../db/client.js'
@@ -30,6 +30,18 @@ export function snapshotDiff (before: object | null, after: object | null): Oper
 
 export function createRevisionService ({ db }: { db: Db }) {
   return {
+    /** An event or company as recorded at a moment; a 404 when it did not exist then or had been deleted. */
+    async recordedState (resourceType: 'event' | 'company', resourceId: string, knownAt: string): Promise<Record<string, unknown>> {
+      const [row] = await db.select({ operation: revisions.operation, data: revisions.data }).from(revisions)
+        .where(and(eq(revisions.resourceType, resourceType), eq(revisions.resourceId, resourceId), lte(revisions.occurredAt, knownAt)))
+        .orderBy(desc(revisions.version)).limit(1)
+      if (!row || row.operation === 'deleted') {
+        throw resourceType === 'event' ? new EventNotFound(resourceId) : new CompanyNotFound(resourceId)
+      }
+      const data = row.data as Record<string, unknown>
+      return resourceType === 'event' ? currentEventShape(data) : data
+    },
+
     /** The history of one event or company, oldest first; a resource that never existed has none, and is a 404. */
     async list (resourceType: 'event' | 'company', resourceId: string, query: RevisionListQuery): Promise<RevisionList> {
       const limit = query.limit ?? 50

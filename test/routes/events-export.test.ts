@@ -1,7 +1,7 @@
 import { parse } from 'csv-parse/sync'
 import t from 'tap'
 import { CSV_COLUMNS } from '../../src/services/event-export.js'
-import type { Event } from '../../src/schemas/events.js'
+import type { Event, EventList } from '../../src/schemas/events.js'
 import { authHeader, buildTestApp, createCompany, createEvent } from '../helper.js'
 
 t.test('NDJSON and CSV exports stream every matching event, in list order', async (t) => {
@@ -24,9 +24,9 @@ t.test('NDJSON and CSV exports stream every matching event, in list order', asyn
   const pages: Event[] = []
   let cursor: string | null = null
   do {
-    const res = await app.inject({ url: `/v1/events?${query}&limit=200${cursor ? `&cursor=${cursor}` : ''}` })
-    pages.push(...res.json().data)
-    cursor = res.json().next_cursor
+    const page: EventList = (await app.inject({ url: `/v1/events?${query}&limit=200${cursor ? `&cursor=${cursor}` : ''}` })).json()
+    pages.push(...page.data)
+    cursor = page.next_cursor
   } while (cursor)
 
   const ndjson = await app.inject({ url: `/v1/events?${query}`, headers: { accept: 'application/x-ndjson' } })

@@ -30,7 +30,9 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         `CSV follows RFC 4180 (a header row, CRLF line ends, quotes where needed) with the fixed columns ${CSV_COLUMNS.map((c) => `\`${c}\``).join(', ')}; ` +
         '`source_urls` is space-separated, empty cells are null, and a text cell that starts with `=`, `+`, `-`, `@`, a tab or a ' +
         "carriage return gets a leading `'` so that spreadsheets show it as text. An `Accept` that allows none of JSON, CSV " +
-        'and NDJSON is a 406.',
+        'and NDJSON is a 406.\n\n' +
+        'With `known_at`, the page answers from the events as they were recorded at that moment (not with `q`, nor in an export); ' +
+        'the `company` and `source_id` filters match today\'s names and citations.',
       tags,
       querystring: EventListQuery,
       response: {
@@ -49,7 +51,12 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (req, reply) => {
     const format = listFormatFor(req.headers.accept)
     if (format === undefined) throw new NotAcceptable('application/json, text/csv or application/x-ndjson')
-    if (format === 'json') return events.list(req.query)
+    const knownAt = req.query.known_at
+    if (knownAt !== undefined && req.query.q !== undefined) {
+      throw new InvalidInput({ in: 'querystring', pointer: '/q', message: 'cannot be combined with known_at: past search documents are not kept' })
+    }
+    if (format === 'json') return knownAt === undefined ? events.list(req.query) : app.services.knownAt.run(knownAt, () => events.list(req.query))
+    if (knownAt !== undefined) throw new InvalidInput({ in: 'querystring', pointer: '/known_at', message: 'does not apply to an export' })
     const given = new URLSearchParams(req.url.split('?')[1] ?? '')
     for (const paging of ['limit', 'cursor']) {
       if (given.has(paging)) throw new InvalidInput({ in: 'querystring', pointer: `/${paging}`, message: 'does not apply to an export, which streams every matching event' })

@@ -15,12 +15,16 @@ const statusRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Postures as of a date',
       description: "Each company's posture per region and service on `as_of` (today by default): the action of its latest live " +
         'event there on or before that date. Events on the same date are ordered by when they were recorded, then by id. ' +
-        'A country in `region` also matches its subdivisions; `action` filters the postures, not the events.',
+        'A country in `region` also matches its subdivisions; `action` filters the postures, not the events. ' +
+        'With `known_at`, the postures follow from the events and companies as they were recorded at that moment.',
       tags,
       querystring: StatusQuery,
       response: { 200: StatusList, ...commonProblems }
     }
-  }, async (req) => postures.status(req.query))
+  }, async (req) => {
+    const knownAt = req.query.known_at
+    return knownAt === undefined ? postures.status(req.query) : app.services.knownAt.run(knownAt, () => postures.status(req.query))
+  })
 
   app.get('/changes', {
     config: { scope: 'read' },
