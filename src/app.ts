@@ -62,7 +62,7 @@ export async function buildApp (config: Config, { database, logger = { level: co
 
   await app.register(errorsPlugin)
   await app.register(dbPlugin, { database })
-  await app.register(servicesPlugin)
+  await app.register(servicesPlugin, { exportTimeoutMs: config.EXPORT_TIMEOUT_MS })
   await app.register(authPlugin, { readRequiresKey: config.READ_REQUIRES_KEY })
   await app.register(requestGuardsPlugin)
   await app.register(idempotencyPlugin)
@@ -72,7 +72,7 @@ export async function buildApp (config: Config, { database, logger = { level: co
   await app.register(swaggerPlugin)
 
   await app.register(metaRoutes)
-  await app.register(eventsRoutes, { prefix: '/v1/events' })
+  await app.register(eventsRoutes, { prefix: '/v1/events', exportTimeoutMs: config.EXPORT_TIMEOUT_MS })
   await app.register(companiesRoutes, { prefix: '/v1/companies' })
   await app.register(regionsRoutes, { prefix: '/v1/regions' })
   await app.register(statusRoutes, { prefix: '/v1/status' })

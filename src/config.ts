@@ -17,6 +17,7 @@ export const ConfigSchema = Type.Object({
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 30_000 }),
   HANDLER_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 15_000 }),
   KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 5000 }),
+  EXPORT_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 600_000 }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' })
 })
 export type Config = Static<typeof ConfigSchema>

@@ -38,7 +38,7 @@ declare module 'fastify' {
   }
 }
 
-export default fp(async (app) => {
+export default fp<{ exportTimeoutMs: number }>(async (app, { exportTimeoutMs }) => {
   // Services join a request's transaction when there is one (see plugins/idempotency.ts).
   const db = ambientDb(app.db)
   const companies = createCompanyService({ db })
@@ -49,7 +49,12 @@ export default fp(async (app) => {
     companies,
     companyMatch: createCompanyMatchService({ db }),
     events,
-    eventExport: createEventExportService({ events }),
+    eventExport: createEventExportService({
+      db,
+      events,
+      // PGlite has one connection, which a cursor would hold for the whole export.
+      options: { timeoutMs: exportTimeoutMs, cursor: app.database.kind === 'postgres' }
+    }),
     eventStats: createEventStatsService({ db }),
     health: createHealthService({ db: app.db }),
     idempotency: createIdempotencyService({ db }),

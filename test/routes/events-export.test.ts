@@ -1,7 +1,12 @@
+import { get } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { parse } from 'csv-parse/sync'
+import { sql } from 'drizzle-orm'
 import t from 'tap'
+import { queryRows } from '../../src/db/client.js'
 import { CSV_COLUMNS } from '../../src/services/event-export.js'
 import type { Event, EventList } from '../../src/schemas/events.js'
+import { serverUrl } from '../database.js'
 import { authHeader, buildTestApp, createCompany, createEvent } from '../helper.js'
 
 t.test('NDJSON and CSV exports stream every matching event, in list order', async (t) => {
@@ -72,4 +77,32 @@ t.test('exports refuse what does not apply, and Accept is negotiated', async (t)
   t.equal(json.json().data.length, 1)
   const gz = await app.inject({ url: '/v1/events', headers: { accept: 'application/x-ndjson', 'accept-encoding': 'gzip', ...await authHeader(app, ['read']) } })
   t.equal(gz.headers['content-encoding'], 'gzip', 'exports are compressed when the client allows')
+})
+
+t.test('a client that leaves mid-export frees the database', { skip: serverUrl ? false : 'the cursor export runs on a server' }, async (t) => {
+  const app = await buildTestApp(t)
+  const company = await createCompany(app)
+  await app.db.execute(sql`INSERT INTO events (id, company_id, region, service, action, date)
+    SELECT gen_random_uuid(), ${company.id}, 'RU', 'Line ' || i, 'exit', DATE '2022-01-01' + (i % 300) FROM generate_series(1, 30000) i`)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  for (let attempt = 0; attempt < 6; attempt++) {
+    await new Promise<void>((resolve, reject) => {
+      const req = get({ host: '127.0.0.1', port, path: '/v1/events', headers: { accept: 'application/x-ndjson' } }, (res) => {
+        res.once('data', () => { req.destroy(); resolve() })
+      })
+      req.on('error', (err) => (err.message === 'socket hang up' ? resolve() : reject(err)))
+    })
+  }
+  // The test pool has five connections: six abandoned exports would leave nothing to serve with if their cursors stayed open.
+  let open = 1
+  for (let i = 0; i < 50 && open > 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const [row] = await queryRows<{ n: number }>(app.db, sql`SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND state = 'idle in transaction'`)
+    open = row!.n
+  }
+  t.equal(open, 0, 'no transaction is left open')
+  const page = await app.inject({ url: '/v1/events?limit=1' })
+  t.equal(page.statusCode, 200)
 })

@@ -14,11 +14,13 @@ const CSV_EXAMPLE = `${CSV_COLUMNS.join(',')}\r\n01936f0e-7d5c-7cc1-9b8a-4f2a1e3
   'Retail shipping,suspend,2022-03-08,day,,Amazon suspended shipment of retail products.,,1,' +
   'https://www.aboutamazon.com/news/community/amazons-assistance-in-ukraine,2026-11-26T15:11:08.123456Z,2026-11-26T15:11:08.123456Z,1\r\n'
 
-const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+const eventsRoutes: FastifyPluginAsyncTypebox<{ exportTimeoutMs: number }> = async (app, { exportTimeoutMs }) => {
   const { events } = app.services
 
   app.get('', {
     config: { scope: 'read' },
+    // An export streams for as long as it takes, within its own bound; a page is bounded by the statement timeout.
+    handlerTimeout: exportTimeoutMs,
     schema: {
       security: readSecurity,
       operationId: 'listEvents',
