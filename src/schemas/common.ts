@@ -81,9 +81,10 @@ export const Problem = Type.Object({
 export type Problem = Static<typeof Problem>
 
 const problemRef = ref(Problem)
+// @fastify/swagger reads a response's `headers` as a map of header name to schema, not as an object schema.
 const problemResponse = (description: string, headers?: Record<string, TSchema>) => ({
   description,
-  ...(headers ? { headers: Type.Object(headers) } : {}),
+  ...(headers ? { headers } : {}),
   content: { 'application/problem+json': { schema: problemRef } }
 })
 
