@@ -1,0 +1,39 @@
+import { readFile } from 'node:fs/promises'
+import t from 'tap'
+import { breakingChanges } from '../../src/contract/breaking-changes.js'
+
+type Json = Record<string, any>
+const current: Json = JSON.parse(await readFile(new URL('../../openapi/openapi.json', import.meta.url), 'utf8'))
+const edited = (edit: (doc: Json) => void) => {
+  const copy = structuredClone(current)
+  edit(copy)
+  return copy
+}
+
+t.test('the committed document is compatible with itself', async (t) => {
+  t.same(await breakingChanges(current, current), [])
+})
+
+t.test('additions, new response fields included, do not break clients', async (t) => {
+  const added = edited((doc) => {
+    doc.paths['/v1/extra'] = structuredClone(doc.paths['/v1/regions'])
+    doc.paths['/v1/extra'].get.operationId = 'listExtra'
+    doc.components.schemas.Event.properties.new_optional = { type: 'string', maxLength: 10 }
+  })
+  t.same(await breakingChanges(current, added), [])
+})
+
+t.test('removals and new requirements break clients', async (t) => {
+  const cases: Array<[string, (doc: Json) => void]> = [
+    ['a removed path', (doc) => { delete doc.paths['/v1/regions'] }],
+    ['a removed method', (doc) => { delete doc.paths['/v1/events/{id}'].delete }],
+    ['a new required request field', (doc) => {
+      doc.components.schemas.CompanyCreate.properties.ticker = { type: 'string', maxLength: 10 }
+      doc.components.schemas.CompanyCreate.required.push('ticker')
+    }]
+  ]
+  for (const [label, edit] of cases) {
+    const breaking = await breakingChanges(current, edited(edit))
+    t.ok(breaking.length > 0, `${label}: ${JSON.stringify(breaking)}`)
+  }
+})
