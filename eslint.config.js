@@ -20,7 +20,7 @@ const dbMayNotImport = {
 export default [
   ...neostandard({
     ts: true,
-    ignores: ['dist/**', 'coverage/**', '.tap/**', 'node_modules/**', 'openapi/**']
+    ignores: ['dist/**', 'coverage/**', '.tap/**', 'node_modules/**', 'openapi/**', 'clients/typescript/src/schema.d.ts']
   }),
   {
     // STYLE.md §3 names a schema and its type alike (`export const Task = Type…` with
