@@ -6,12 +6,16 @@ import type { Config } from './config.js'
 import type { Database } from './db/client.js'
 import authPlugin from './plugins/auth.js'
 import changeReasonPlugin from './plugins/change-reason.js'
+import corsPlugin from './plugins/cors.js'
 import dbPlugin from './plugins/db.js'
+import deprecationPlugin from './plugins/deprecation.js'
 import errorsPlugin from './plugins/errors.js'
 import idempotencyPlugin from './plugins/idempotency.js'
+import rateLimitPlugin from './plugins/rate-limit.js'
 import requestGuardsPlugin from './plugins/request-guards.js'
 import servicesPlugin from './plugins/services.js'
 import swaggerPlugin from './plugins/swagger.js'
+import apiKeysRoutes from './routes/api-keys/index.js'
 import changesRoutes from './routes/changes/index.js'
 import companiesRoutes from './routes/companies/index.js'
 import eventsRoutes from './routes/events/index.js'
@@ -19,6 +23,7 @@ import metaRoutes from './routes/meta/index.js'
 import regionsRoutes from './routes/regions/index.js'
 import sourcesRoutes from './routes/sources/index.js'
 import statusRoutes from './routes/status/index.js'
+import { ApiKey, ApiKeyCreate } from './schemas/api-keys.js'
 import { Change } from './schemas/changes.js'
 import { Company, CompanyCreate, CompanyRef, CompanyUpdate } from './schemas/companies.js'
 import { Problem } from './schemas/common.js'
@@ -59,11 +64,22 @@ export async function buildApp (config: Config, { database, logger = { level: co
   for (const schema of [Problem, CompanyRef, Company, CompanyCreate, CompanyUpdate, Source, SourceInput, Event, EventCreate, EventUpdate, MatchRequest, Change, JsonPatchOperation]) {
     app.addSchema(schema)
   }
+  for (const schema of [ApiKey, ApiKeyCreate]) app.addSchema(schema)
 
   await app.register(errorsPlugin)
+  await app.register(corsPlugin, { origins: config.CORS_ORIGINS })
+  await app.register(deprecationPlugin)
   await app.register(dbPlugin, { database })
   await app.register(servicesPlugin, { exportTimeoutMs: config.EXPORT_TIMEOUT_MS })
   await app.register(authPlugin, { readRequiresKey: config.READ_REQUIRES_KEY })
+  // After auth, which identifies the key to count against; awaited before any route, so that none escapes it.
+  await app.register(rateLimitPlugin, {
+    perKey: config.RATE_LIMIT_PER_KEY,
+    perIp: config.RATE_LIMIT_PER_IP,
+    windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,
+    redisUrl: config.REDIS_URL,
+    redisKeyPrefix: config.REDIS_KEY_PREFIX
+  })
   await app.register(requestGuardsPlugin)
   await app.register(idempotencyPlugin)
   await app.register(changeReasonPlugin)
@@ -78,6 +94,7 @@ export async function buildApp (config: Config, { database, logger = { level: co
   await app.register(statusRoutes, { prefix: '/v1/status' })
   await app.register(changesRoutes, { prefix: '/v1/changes' })
   await app.register(sourcesRoutes, { prefix: '/v1/sources' })
+  await app.register(apiKeysRoutes, { prefix: '/v1/api-keys' })
 
   return app
 }

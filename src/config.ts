@@ -18,6 +18,13 @@ export const ConfigSchema = Type.Object({
   HANDLER_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 15_000 }),
   KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 5000 }),
   EXPORT_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 600_000 }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  REDIS_KEY_PREFIX: Type.String({ default: 'market-exits:' }),
+  // Requests per window; 0 turns that limit off.
+  RATE_LIMIT_PER_KEY: Type.Integer({ minimum: 0, default: 600 }),
+  RATE_LIMIT_PER_IP: Type.Integer({ minimum: 0, default: 60 }),
+  RATE_LIMIT_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 86_400, default: 60 }),
+  CORS_ORIGINS: Type.String({ default: '' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' })
 })
 export type Config = Static<typeof ConfigSchema>

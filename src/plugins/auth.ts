@@ -34,8 +34,9 @@ export default fp<{ readRequiresKey: boolean }>(async (app, { readRequiresKey })
 
   app.addHook('onRequest', async (req) => {
     const scope = req.routeOptions.config.scope
-    if (scope === undefined || (scope === 'read' && !readRequiresKey)) return
     const header = req.headers.authorization
+    // A key sent to a public read is still checked, so that the request counts against that key's rate limit, not its IP's.
+    if (scope === undefined || (scope === 'read' && !readRequiresKey && header === undefined)) return
     if (header === undefined) throw new Unauthorized('This operation needs an API key: send Authorization: Bearer <key>')
     const presented = BEARER.exec(header)?.[1]
     const key = presented === undefined ? undefined : await app.services.apiKeys.authenticate(presented)

@@ -27,9 +27,16 @@ function fingerprintOf (req: FastifyRequest): string {
   return createHash('sha256').update(`${req.method} ${req.url}\n${stringify(req.body ?? null)}`).digest('hex')
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** False for a POST whose answer must not be stored (it holds a secret); it then ignores Idempotency-Key. */
+    idempotent?: boolean
+  }
+}
+
 function isWrite (route: RouteOptions): boolean {
   const scope = route.config?.scope
-  return route.method === 'POST' && (scope === 'write' || scope === 'admin')
+  return route.method === 'POST' && (scope === 'write' || scope === 'admin') && route.config?.idempotent !== false
 }
 
 /** Documents the header and the 422, and makes the handler replay a stored response instead of running twice. */

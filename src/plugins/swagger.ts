@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { Type } from '@sinclair/typebox'
 import fp from 'fastify-plugin'
+import { documentResponseHeaders, headerComponents } from '../schemas/headers.js'
 import { customFormats } from '../validation.js'
 
 const description = `Records and serves corporate market-exit events: company X took action Y on service Z in region R on date D, as reported by sources S.
@@ -33,15 +34,18 @@ export default fp(async (app) => {
         { name: 'status', description: 'Postures (the latest action per company, region and service) as of a date, and how they changed.' },
         { name: 'sources', description: 'Where the events come from: each source once per URL, with the events it supports.' },
         { name: 'changes', description: 'The change feed: every write of an event or a company, in order, to keep a copy in sync.' },
+        { name: 'api-keys', description: 'API keys and their scopes (`admin` scope).' },
         { name: 'meta', description: 'Health, readiness, the API description and error explanations.' }
       ],
       components: {
+        headers: headerComponents,
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key, created with `npm run key:create`.' }
         }
       }
     },
     // Name shared schemas after their $id, so generated SDKs get types called Event, Company, Problem…
+    transformObject: (document) => 'openapiObject' in document ? documentResponseHeaders(document.openapiObject) : document.swaggerObject,
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) }
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })

@@ -102,6 +102,9 @@ export const problems = {
   413: problemResponse('The body is larger than the limit.'),
   415: problemResponse('The body is not in a supported media type.'),
   422: problemResponse('The `Idempotency-Key` was already used with another request.'),
+  429: problemResponse('The rate limit is exhausted; retry after `Retry-After` seconds.', {
+    'Retry-After': Type.Integer({ format: 'int32', minimum: 1, maximum: 86400, description: 'Seconds until the limit allows a request again.' })
+  }),
   503: problemResponse('The database is unavailable; retry after `Retry-After` seconds.', {
     'retry-after': Type.Integer({ format: 'int32', minimum: 1, maximum: 3600, description: 'Seconds to wait before retrying.' })
   })
@@ -115,6 +118,7 @@ export const writeSecurity: Array<Record<string, string[]>> = [{ bearerAuth: [] 
 /** The error responses every route can give; a 500 is a bug, documented so that clients can parse it. */
 export const commonProblems = {
   400: problems[400],
+  429: problems[429],
   500: problemResponse('A bug on our side; the details are logged under `request_id`.'),
   503: problems[503]
 }

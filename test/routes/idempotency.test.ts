@@ -145,7 +145,8 @@ t.test('every POST that writes documents the header and the 422', async (t) => {
   t.ok(posts.length >= 2)
   for (const [path, operation] of posts) {
     const writes = JSON.stringify(operation.security) === JSON.stringify([{ bearerAuth: [] }])
-    if (!writes) continue
+    // Creating an API key answers a secret, which is never stored, so it is never replayed.
+    if (!writes || path === '/v1/api-keys') continue
     t.ok(operation.parameters?.some((p) => p.in === 'header' && p.name === 'idempotency-key'), `${path} documents Idempotency-Key`)
     t.ok(operation.responses['422'], `${path} documents 422`)
   }

@@ -1,0 +1,52 @@
+/** The /v1 API is rate-limited; health, readiness, the OpenAPI document and the problem explanations are not. */
+export const isRateLimited = (url: string | undefined): boolean => url?.startsWith('/v1/') === true
+
+const integerHeader = (description: string) => ({
+  description,
+  schema: { type: 'integer' as const, format: 'int32', minimum: 0, maximum: 2147483647, examples: [60] }
+})
+
+/**
+ * Response headers that plugins add across routes (CORS, rate limits, deprecation), declared once under
+ * `components.headers` and referenced from each response they appear on.
+ */
+export const headerComponents = {
+  'Access-Control-Allow-Origin': {
+    description: 'The request\'s `Origin`, when it is in the CORS allow-list (`CORS_ORIGINS`); absent otherwise.',
+    schema: { type: 'string' as const, maxLength: 2048, examples: ['https://app.example.com'] }
+  },
+  'RateLimit-Limit': integerHeader('Requests allowed per window: per API key, or per client IP for requests without a key.'),
+  'RateLimit-Remaining': integerHeader('Requests left in the current window.'),
+  'RateLimit-Reset': integerHeader('Seconds until the current window ends and the limit is whole again.'),
+  Deprecation: {
+    description: 'The operation is deprecated, since this moment: `@` and Unix seconds (RFC 9745).',
+    schema: { type: 'string' as const, maxLength: 30, examples: ['@1767225600'] }
+  },
+  Sunset: {
+    description: 'When the deprecated operation will stop working, as an HTTP-date (RFC 8594); when one is planned.',
+    schema: { type: 'string' as const, maxLength: 40, examples: ['Fri, 01 Jan 2027 00:00:00 GMT'] }
+  },
+  Link: {
+    description: 'Where the deprecation is explained: `<url>; rel="deprecation"`; when there is such a page.',
+    schema: { type: 'string' as const, maxLength: 2100, examples: ['<https://example.com/changelog#v2>; rel="deprecation"'] }
+  }
+}
+type HeaderName = keyof typeof headerComponents
+
+interface Operation { deprecated?: boolean, responses?: Record<string, { headers?: Record<string, unknown> }> }
+
+/** Adds the references to the headers of `headerComponents` to every response that carries them. */
+export function documentResponseHeaders<T> (document: T): T {
+  const paths = (document as { paths?: Record<string, Record<string, Operation>> }).paths ?? {}
+  for (const [path, item] of Object.entries(paths)) {
+    for (const operation of Object.values(item)) {
+      const names: HeaderName[] = ['Access-Control-Allow-Origin']
+      if (isRateLimited(path)) names.push('RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset')
+      if (operation.deprecated) names.push('Deprecation', 'Sunset', 'Link')
+      for (const response of Object.values(operation.responses ?? {})) {
+        response.headers = { ...response.headers, ...Object.fromEntries(names.map((n) => [n, { $ref: `#/components/headers/${n}` }])) }
+      }
+    }
+  }
+  return document
+}
