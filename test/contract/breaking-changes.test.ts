@@ -3,14 +3,17 @@ import t from 'tap'
 import { breakingChanges } from '../../src/contract/breaking-changes.js'
 
 type Json = Record<string, any>
-const current: Json = JSON.parse(await readFile(new URL('../../openapi/openapi.json', import.meta.url), 'utf8'))
+const committed: Json = JSON.parse(await readFile(new URL('../../openapi/openapi.json', import.meta.url), 'utf8'))
+// openapi-diff takes seconds per path of our document; three paths with their components hold every case below,
+// and `npm run openapi:breaking` in CI compares the whole document.
+const current: Json = { ...committed, paths: Object.fromEntries(['/v1/regions', '/v1/events/{id}', '/v1/companies'].map((path) => [path, committed.paths[path]])) }
 const edited = (edit: (doc: Json) => void) => {
   const copy = structuredClone(current)
   edit(copy)
   return copy
 }
 
-t.test('the committed document is compatible with itself', async (t) => {
+t.test('the committed document (three of its paths) is compatible with itself', async (t) => {
   t.same(await breakingChanges(current, current), [])
 })
 
