@@ -49,7 +49,11 @@ async function createCompanyWith (database: Database, key: string): Promise<numb
   }
 }
 
-t.test('on a fresh embedded database', async (t) => {
+// The embedded cases do not depend on the suite's database: they run once, in the embedded suite, and the
+// PostgreSQL suite runs the PostgreSQL case.
+const embeddedOnly = { skip: serverUrl ? 'runs in the embedded (PGlite) suite' : false }
+
+t.test('on a fresh embedded database', embeddedOnly, async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'market-exits-cli-'))
   t.teardown(() => rm(dataDir, { recursive: true, force: true }))
   const env = { DATA_DIR: dataDir }
@@ -74,7 +78,7 @@ t.test('on a fresh embedded database', async (t) => {
   t.match(unknown.stderr, /nobody/)
 })
 
-t.test('bad command lines exit non-zero with a usage message and touch no database', async (t) => {
+t.test('bad command lines exit non-zero with a usage message and touch no database', embeddedOnly, async (t) => {
   const dataDir = join(tmpdir(), `market-exits-cli-never-${process.pid}`)
   const env = { DATA_DIR: dataDir }
   const cases: Record<string, string[]> = {

@@ -1,6 +1,10 @@
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { breakingChanges } from '../../src/contract/breaking-changes.js'
+import { serverUrl } from '../database.js'
+
+// No database here; it runs once, in the embedded suite.
+if (serverUrl) t.plan(0, 'needs no database: runs in the embedded (PGlite) suite')
 
 type Json = Record<string, any>
 const committed: Json = JSON.parse(await readFile(new URL('../../openapi/openapi.json', import.meta.url), 'utf8'))

@@ -4,6 +4,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { createDb } from '../../src/db/client.js'
+import { serverUrl } from '../database.js'
+
+// The lock guards an embedded data directory; it runs once, in the embedded suite.
+if (serverUrl) t.plan(0, 'runs in the embedded (PGlite) suite')
 
 t.test('a second opener of an embedded data directory is refused while the first lives', async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'me-lock-'))
