@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto'
 import { AjvCompiler } from '@fastify/ajv-compiler'
+import { SerializerSelector } from '@fastify/fast-json-stringify-compiler'
 import type { Plugin } from 'ajv'
 import ajvFormats from 'ajv-formats'
 import type { FastifyServerOptions } from 'fastify'
@@ -36,16 +38,22 @@ const ajvOptions = {
   verbose: true
 }
 
+// Compilers are kept for the whole process: the tests and the multi-instance checks build many apps from the same
+// schemas, and compiling them again took most of each app's start (0.6-1 s).
+const validatorFactory = AjvCompiler()
+const serializerFactory = SerializerSelector()
+const serializers = new Map<string, (value: unknown) => string>()
+const digest = (value: unknown) => createHash('sha256').update(JSON.stringify(value) ?? '').digest('base64')
+
 /**
  * Query strings and path parameters arrive as text and are coerced to their schema types; bodies are
  * JSON and are never coerced, so `"service": 123` is a 400 rather than the string "123".
  */
 export function schemaController (): NonNullable<FastifyServerOptions['schemaController']> {
-  const factory = AjvCompiler()
   return {
     compilersFactory: {
       buildValidator (externalSchemas, serverOptions) {
-        const build = (coerceTypes: 'array' | false) => factory(externalSchemas, {
+        const build = (coerceTypes: 'array' | false) => validatorFactory(externalSchemas, {
           customOptions: { ...ajvOptions, coerceTypes },
           // ajv-formats goes first, so that our formats replace its `date` (CommonJS: its plugin is `.default`).
           plugins: [[ajvFormats.default, { mode: 'full' }] as [Plugin<unknown>, unknown], addCustomFormats]
@@ -53,6 +61,16 @@ export function schemaController (): NonNullable<FastifyServerOptions['schemaCon
         const coercing = build('array')
         const strict = build(false)
         return (route) => (route.httpPart === 'body' ? strict : coercing)(route)
+      },
+      buildSerializer (externalSchemas, serializerOptions) {
+        const compile = serializerFactory(externalSchemas, serializerOptions)
+        const context = digest([externalSchemas, serializerOptions])
+        return (route) => {
+          const key = `${context}:${digest(route.schema)}`
+          let serializer = serializers.get(key)
+          if (!serializer) serializers.set(key, serializer = compile(route))
+          return serializer
+        }
       }
     }
   }
