@@ -37,7 +37,15 @@ t.test('removals and new requirements break clients', async (t) => {
     ['a new required request field', (doc) => {
       doc.components.schemas.CompanyCreate.properties.ticker = { type: 'string', maxLength: 10 }
       doc.components.schemas.CompanyCreate.required.push('ticker')
-    }]
+    }],
+    ['a removed response field', (doc) => {
+      delete doc.components.schemas.Event.properties.summary
+      doc.components.schemas.Event.required = doc.components.schemas.Event.required.filter((name: string) => name !== 'summary')
+    }],
+    ['a required response field made optional', (doc) => {
+      doc.components.schemas.Event.required = doc.components.schemas.Event.required.filter((name: string) => name !== 'region')
+    }],
+    ['a response field of another type', (doc) => { doc.components.schemas.Event.properties.version = { type: 'string' } }]
   ]
   for (const [label, edit] of cases) {
     const breaking = await breakingChanges(current, edited(edit))
