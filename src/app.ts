@@ -15,6 +15,7 @@ import rateLimitPlugin from './plugins/rate-limit.js'
 import requestGuardsPlugin from './plugins/request-guards.js'
 import servicesPlugin from './plugins/services.js'
 import swaggerPlugin from './plugins/swagger.js'
+import webhooksPlugin from './plugins/webhooks.js'
 import apiKeysRoutes from './routes/api-keys/index.js'
 import changesRoutes from './routes/changes/index.js'
 import companiesRoutes from './routes/companies/index.js'
@@ -23,12 +24,15 @@ import metaRoutes from './routes/meta/index.js'
 import regionsRoutes from './routes/regions/index.js'
 import sourcesRoutes from './routes/sources/index.js'
 import statusRoutes from './routes/status/index.js'
+import webhooksRoutes from './routes/webhooks/index.js'
 import { ApiKey, ApiKeyCreate } from './schemas/api-keys.js'
 import { Change } from './schemas/changes.js'
 import { Company, CompanyCreate, CompanyRef, CompanyUpdate } from './schemas/companies.js'
 import { Problem } from './schemas/common.js'
 import { Event, EventCreate, EventUpdate, Source, SourceInput } from './schemas/events.js'
 import { MatchRequest } from './schemas/insight.js'
+import { Webhook, WebhookCreate, WebhookDelivery, WebhookFilters } from './schemas/webhooks.js'
+import { parseCidrList } from './domain/addresses.js'
 import { JsonPatchOperation } from './schemas/revisions.js'
 import { customFormats, schemaController } from './validation.js'
 
@@ -64,13 +68,23 @@ export async function buildApp (config: Config, { database, logger = { level: co
   for (const schema of [Problem, CompanyRef, Company, CompanyCreate, CompanyUpdate, Source, SourceInput, Event, EventCreate, EventUpdate, MatchRequest, Change, JsonPatchOperation]) {
     app.addSchema(schema)
   }
-  for (const schema of [ApiKey, ApiKeyCreate]) app.addSchema(schema)
+  for (const schema of [ApiKey, ApiKeyCreate, WebhookFilters, Webhook, WebhookCreate, WebhookDelivery]) app.addSchema(schema)
 
   await app.register(errorsPlugin)
   await app.register(corsPlugin, { origins: config.CORS_ORIGINS })
   await app.register(deprecationPlugin)
   await app.register(dbPlugin, { database })
-  await app.register(servicesPlugin, { exportTimeoutMs: config.EXPORT_TIMEOUT_MS })
+  // An allow-list entry that is not a CIDR or an address stops the boot.
+  const allowedCidrs = parseCidrList(config.WEBHOOK_ALLOWED_CIDRS)
+  await app.register(servicesPlugin, {
+    exportTimeoutMs: config.EXPORT_TIMEOUT_MS,
+    webhooks: {
+      allowedCidrs,
+      maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+      retryDelaySeconds: config.WEBHOOK_RETRY_DELAY_SECONDS,
+      attemptTimeoutMs: config.WEBHOOK_TIMEOUT_MS
+    }
+  })
   await app.register(authPlugin, { readRequiresKey: config.READ_REQUIRES_KEY })
   // After auth, which identifies the key to count against; awaited before any route, so that none escapes it.
   await app.register(rateLimitPlugin, {
@@ -86,6 +100,9 @@ export async function buildApp (config: Config, { database, logger = { level: co
   // NDJSON is text, but mime-db does not call it compressible.
   await app.register(compress, { threshold: 1024, encodings: ['br', 'gzip'], customTypes: /^application\/x-ndjson/ })
   await app.register(swaggerPlugin)
+  if (config.WEBHOOKS_ENABLED) {
+    await app.register(webhooksPlugin, { allowedCidrs, timeoutMs: config.WEBHOOK_TIMEOUT_MS, pollIntervalMs: config.WEBHOOK_POLL_INTERVAL_MS })
+  }
 
   await app.register(metaRoutes)
   await app.register(eventsRoutes, { prefix: '/v1/events', exportTimeoutMs: config.EXPORT_TIMEOUT_MS })
@@ -95,6 +112,7 @@ export async function buildApp (config: Config, { database, logger = { level: co
   await app.register(changesRoutes, { prefix: '/v1/changes' })
   await app.register(sourcesRoutes, { prefix: '/v1/sources' })
   await app.register(apiKeysRoutes, { prefix: '/v1/api-keys' })
+  await app.register(webhooksRoutes, { prefix: '/v1/webhooks' })
 
   return app
 }

@@ -25,6 +25,14 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_PER_IP: Type.Integer({ minimum: 0, default: 60 }),
   RATE_LIMIT_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 86_400, default: 60 }),
   CORS_ORIGINS: Type.String({ default: '' }),
+  // Webhooks: whether this instance dispatches and delivers (subscriptions can be managed either way).
+  WEBHOOKS_ENABLED: Type.Boolean({ default: true }),
+  // Ranges that webhook targets may be in although they are not public (e.g. `127.0.0.0/8,::1/128` for tests).
+  WEBHOOK_ALLOWED_CIDRS: Type.String({ default: '' }),
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
+  WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 50, default: 8 }),
+  WEBHOOK_RETRY_DELAY_SECONDS: Type.Integer({ minimum: 1, maximum: 86_400, default: 30 }),
+  WEBHOOK_POLL_INTERVAL_MS: Type.Integer({ minimum: 500, maximum: 600_000, default: 2000 }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' })
 })
 export type Config = Static<typeof ConfigSchema>

@@ -13,12 +13,24 @@ export class InvalidInput extends InvalidInputBase {
   }
 }
 
+const WebhookTargetRefusedBase = createError('APP_WEBHOOK_TARGET_REFUSED', '%s', 422)
+/** A 422 for a webhook URL whose host deliveries may not reach (SSRF protection); names `/url`. */
+export class WebhookTargetRefused extends WebhookTargetRefusedBase {
+  readonly errors: FieldError[]
+  constructor (reason: string) {
+    super(`body/url is refused as a webhook target: ${reason}`)
+    this.errors = [{ in: 'body', pointer: '/url', message: `is refused as a webhook target: ${reason}` }]
+  }
+}
+
 export const InvalidCursor = createError('APP_CURSOR_INVALID', 'cursor %s', 400)
 export const Unauthorized = createError('APP_AUTH_UNAUTHORIZED', '%s', 401)
 export const Forbidden = createError('APP_AUTH_FORBIDDEN', 'This API key lacks the %s scope', 403)
 export const CompanyNotFound = createError('APP_COMPANY_NOT_FOUND', 'Company %s not found', 404)
 export const EventNotFound = createError('APP_EVENT_NOT_FOUND', 'Event %s not found', 404)
 export const ApiKeyNotFound = createError('APP_API_KEY_NOT_FOUND', '%s', 404)
+export const WebhookNotFound = createError('APP_WEBHOOK_NOT_FOUND', 'Webhook subscription %s not found', 404)
+export const WebhookDeliveryNotFound = createError('APP_WEBHOOK_DELIVERY_NOT_FOUND', 'Delivery %s of webhook subscription %s not found', 404)
 export const CompanyConflict = createError('APP_COMPANY_CONFLICT', 'Another company already has this %s', 409)
 export const CompanyHasEvents = createError('APP_COMPANY_HAS_EVENTS', 'Company %s still has events; delete them first', 409)
 export const EventConflict = createError('APP_EVENT_CONFLICT', 'Another event already has this external_id', 409)

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto'
-import { readFile, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
@@ -67,4 +67,35 @@ export async function freshDatabase (options: { statementTimeoutMs?: number, con
   const image = new Blob([await readFile(pgliteImagePath)])
   const database = await createDb({ dataDir: 'memory://', pgliteImage: image })
   return { database, drop: async () => {} }
+}
+
+export interface ReopenableDatabase { open: () => Promise<Database>, drop: () => Promise<void> }
+
+/**
+ * A fresh, migrated database that outlives the apps on it: `open()` again, once the previous app closed it,
+ * to see what a restarted instance sees. PGlite keeps it in a directory instead of memory.
+ */
+export async function reopenableDatabase (): Promise<ReopenableDatabase> {
+  if (serverUrl) {
+    const { database, url, drop } = await freshDatabase()
+    let first: Database | undefined = database
+    return {
+      open: async () => {
+        const given = first ?? await createDb({ databaseUrl: url, dataDir: 'memory://', poolMax: 5 })
+        first = undefined
+        return given
+      },
+      drop
+    }
+  }
+  const dataDir = await mkdtemp(join(tmpdir(), 'market-exits-reopen-'))
+  let image: Blob | undefined = new Blob([await readFile(pgliteImagePath)])
+  return {
+    open: async () => {
+      const database = await createDb({ dataDir, pgliteImage: image })
+      image = undefined
+      return database
+    },
+    drop: () => rm(dataDir, { recursive: true, force: true })
+  }
 }

@@ -10,7 +10,8 @@ import { freshDatabase } from './database.js'
 /** The configuration of a test app: the defaults, plus what a test sets. */
 export function testConfig (env: Record<string, string> = {}): Config {
   // Limits high enough that no test meets them by accident; the rate-limit tests set their own.
-  return loadConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_PER_KEY: '100000', RATE_LIMIT_PER_IP: '100000', ...env })
+  // Webhook workers stay off unless a test turns them on, so that other tests start no job queue.
+  return loadConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_PER_KEY: '100000', RATE_LIMIT_PER_IP: '100000', WEBHOOKS_ENABLED: 'false', ...env })
 }
 
 /** An app on a fresh database of its own, closed and dropped when the test ends. */

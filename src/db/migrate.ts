@@ -8,13 +8,22 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import { loadConfig, databaseOptions } from '../config.js'
 import { createDb, queryRows, type Database, type Executor } from './client.js'
 import { pgErrorCode, UNDEFINED_SCHEMA, UNDEFINED_TABLE } from './errors.js'
+import { migrateJobQueue } from './job-queue.js'
 
 export const migrationsFolder = fileURLToPath(new URL('../../migrations', import.meta.url))
 // Any constant works; it only has to be the same for every instance of this application.
 const MIGRATION_LOCK_KEY = 7_212_022
 
-/** Applies pending migrations. On a server, under an advisory lock so that several instances can start at once. */
+/**
+ * Applies pending migrations, then installs or upgrades the job queue's schema (pg-boss). On a server,
+ * under an advisory lock so that several instances can start at once.
+ */
 export async function runMigrations (database: Database): Promise<void> {
+  await runDrizzleMigrations(database)
+  await migrateJobQueue(database)
+}
+
+async function runDrizzleMigrations (database: Database): Promise<void> {
   if (database.pglite) {
     await migratePglite(drizzlePglite(database.pglite), { migrationsFolder })
     return

@@ -19,10 +19,17 @@ export const problemKinds: Record<number, ProblemKind> = {
   503: { slug: 'service-unavailable', title: 'Service unavailable', explanation: 'The database is unreachable or overloaded. The request was not applied; retry after `Retry-After` seconds.' }
 }
 
+/** Kinds that share a status with another kind, told apart by the error's code. */
+export const problemKindsByCode: Record<string, ProblemKind> = {
+  APP_WEBHOOK_TARGET_REFUSED: { slug: 'webhook-target-refused', title: 'Webhook target refused', explanation: 'The webhook URL\'s host is, or resolves to, an address that deliveries may not reach: private, loopback, link-local, unique-local, multicast, unspecified or otherwise not public (or it does not resolve at all). Use a publicly reachable URL. `errors` points at `/url`.' }
+}
+
 const otherClientError: ProblemKind = { slug: 'client-error', title: 'Client error', explanation: 'The request could not be served as sent; `detail` says why.' }
 
 /** The kind for a status; 4xx statuses without one of their own share a generic kind, with the status text as title. */
-export function problemKindOf (status: number): ProblemKind {
+export function problemKindOf (status: number, code?: string): ProblemKind {
+  const byCode = code === undefined ? undefined : problemKindsByCode[code]
+  if (byCode) return byCode
   const kind = problemKinds[status]
   if (kind) return kind
   if (status >= 500) return problemKinds[500]!
@@ -31,5 +38,5 @@ export function problemKindOf (status: number): ProblemKind {
 
 /** The kind whose type URI ends in this slug. */
 export function problemKindBySlug (slug: string): ProblemKind | undefined {
-  return [...Object.values(problemKinds), otherClientError].find((kind) => kind.slug === slug)
+  return [...Object.values(problemKinds), ...Object.values(problemKindsByCode), otherClientError].find((kind) => kind.slug === slug)
 }

@@ -40,7 +40,7 @@ function describe (context: string, error: FastifySchemaValidationError & { data
 }
 
 function problem (req: FastifyRequest, status: number, detail: string, code: string, errors?: FieldError[]): Problem {
-  const kind = problemKindOf(status)
+  const kind = problemKindOf(status, code)
   return {
     type: `/problems/${kind.slug}`,
     title: kind.title,

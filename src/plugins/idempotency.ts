@@ -46,7 +46,8 @@ function makeIdempotent (route: RouteOptions) {
   route.schema = {
     ...schema,
     headers: { ...headers, properties: { ...headers.properties, [IDEMPOTENCY_KEY]: IdempotencyKeyHeader } },
-    response: { ...(schema.response as object), 422: problems[422] }
+    // A route that has a 422 of its own documents both causes in its description.
+    response: { 422: problems[422], ...(schema.response as object) }
   }
   const handler = route.handler
   route.handler = async function (this: unknown, req, reply) {

@@ -14,6 +14,11 @@ import { createPostureService, type PostureService } from '../services/postures.
 import { createRevisionService, type RevisionService } from '../services/revisions.js'
 import { createSourceService, type SourceService } from '../services/sources.js'
 import { createRegionService, type RegionService } from '../services/regions.js'
+import { createWebhookDispatchService, type WebhookDispatchService } from '../services/webhook-dispatch.js'
+import { createWebhookService, type WebhookService } from '../services/webhooks.js'
+import { createJobQueue } from '../db/job-queue.js'
+import type { Cidr } from '../domain/addresses.js'
+import { createDeliveryQueue, type RetryPolicy } from '../webhooks/queue.js'
 
 export interface Services {
   apiKeys: ApiKeyService
@@ -30,6 +35,8 @@ export interface Services {
   regions: RegionService
   revisions: RevisionService
   sources: SourceService
+  webhooks: WebhookService
+  webhookDispatch: WebhookDispatchService
 }
 
 declare module 'fastify' {
@@ -38,14 +45,22 @@ declare module 'fastify' {
   }
 }
 
-export default fp<{ exportTimeoutMs: number }>(async (app, { exportTimeoutMs }) => {
+export interface ServicesOptions {
+  exportTimeoutMs: number
+  webhooks: RetryPolicy & { allowedCidrs: Cidr[] }
+}
+
+export default fp<ServicesOptions>(async (app, { exportTimeoutMs, webhooks }) => {
   // Services join a request's transaction when there is one (see plugins/idempotency.ts).
   const db = ambientDb(app.db)
   const companies = createCompanyService({ db })
   const events = createEventService({ db })
+  const changes = createChangeService({ db })
+  // Only sends jobs (in the caller's transaction); the instance that works them is plugins/webhooks.ts's.
+  const deliveryQueue = createDeliveryQueue(createJobQueue(app.database), webhooks)
   app.decorate('services', {
     apiKeys: createApiKeyService({ db }),
-    changes: createChangeService({ db }),
+    changes,
     companies,
     companyMatch: createCompanyMatchService({ db }),
     events,
@@ -62,6 +77,8 @@ export default fp<{ exportTimeoutMs: number }>(async (app, { exportTimeoutMs }) 
     postures: createPostureService({ db, companies, events }),
     regions: createRegionService({ db }),
     revisions: createRevisionService({ db }),
-    sources: createSourceService({ db })
+    sources: createSourceService({ db }),
+    webhooks: createWebhookService({ db, queue: deliveryQueue, allowedCidrs: webhooks.allowedCidrs }),
+    webhookDispatch: createWebhookDispatchService({ db: app.db, changes, queue: deliveryQueue })
   } satisfies Services)
 }, { name: 'services', dependencies: ['db'] })

@@ -15,6 +15,43 @@ Writes need \`Authorization: Bearer <key>\` with the \`write\` scope. Custom str
 // Relative, so that the document is right wherever it is served; `x-internal: false` marks a public API.
 const thisServer = { url: '/', description: 'The server that serves this document: local, staging or production alike.', 'x-internal': false }
 
+// What a subscribed endpoint receives (OpenAPI 3.1 `webhooks`): one change, as the change feed serves it.
+const webhooks = {
+  change: {
+    post: {
+      operationId: 'receiveChange',
+      summary: 'A change, delivered to a webhook subscription',
+      description: 'Sent at least once per matching change, retried with exponential backoff until your endpoint answers 2xx. ' +
+        'Verify `Webhook-Signature` over the raw body before parsing it (the SDK\'s `verifyWebhookSignature` does), and drop ' +
+        'repeats by `Webhook-Id`. Changes to one resource are sent in order, but retries can make them arrive out of order: ' +
+        'compare `version`.',
+      tags: ['webhooks'],
+      parameters: [
+        {
+          name: 'Webhook-Signature',
+          in: 'header' as const,
+          required: true,
+          description: '`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" keyed with the subscription secret>`. Refuse old timestamps (5 minutes) against replays.',
+          schema: { type: 'string' as const, maxLength: 200, pattern: '^t=\\d+(,v1=[0-9a-f]{64})+$' },
+          example: 't=1764170000,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd'
+        },
+        {
+          name: 'Webhook-Id',
+          in: 'header' as const,
+          required: true,
+          description: 'The delivery id: the same on every retry and replay of one delivery.',
+          schema: { type: 'string' as const, format: 'uuid', maxLength: 36 },
+          example: '01936f0e-9b21-7cc1-9b8a-4f2a1e3c5d71'
+        }
+      ],
+      requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Change' } } } },
+      responses: {
+        200: { description: 'Any 2xx acknowledges the delivery; anything else, or no answer within the timeout, is retried.' }
+      }
+    }
+  }
+}
+
 /** The OpenAPI 3.1 document, built from the route schemas, served at /openapi.json and rendered at /docs. */
 export default fp(async (app) => {
   await app.register(swagger, {
@@ -27,6 +64,7 @@ export default fp(async (app) => {
         license: { name: 'MIT', identifier: 'MIT' },
       },
       servers: [thisServer],
+      webhooks,
       tags: [
         { name: 'events', description: 'Market-exit events and their sources.' },
         { name: 'companies', description: 'Companies that take market-exit actions.' },
@@ -35,6 +73,7 @@ export default fp(async (app) => {
         { name: 'sources', description: 'Where the events come from: each source once per URL, with the events it supports.' },
         { name: 'changes', description: 'The change feed: every write of an event or a company, in order, to keep a copy in sync.' },
         { name: 'api-keys', description: 'API keys and their scopes (`admin` scope).' },
+        { name: 'webhooks', description: 'Signed deliveries of the change feed to your endpoint, with a delivery log and replays (`admin` scope).' },
         { name: 'meta', description: 'Health, readiness, the API description and error explanations.' }
       ],
       components: {

@@ -1,5 +1,5 @@
 import { and, asc, sql } from 'drizzle-orm'
-import type { Db } from '../db/client.js'
+import type { Db, Executor } from '../db/client.js'
 import { revisions } from '../db/schema.js'
 import { currentEventShape } from '../domain/snapshots.js'
 import { toRfc3339 } from '../domain/time.js'
@@ -8,6 +8,8 @@ import { InvalidCursor } from '../errors.js'
 import type { Change, ChangeList, ChangeType } from '../schemas/changes.js'
 
 type RevisionRow = Pick<typeof revisions.$inferSelect, 'id' | 'resourceType' | 'resourceId' | 'operation' | 'version' | 'data' | 'occurredAt' | 'txid'>
+
+export type { RevisionRow }
 
 export function toChange (row: RevisionRow): Change {
   return {
@@ -45,8 +47,8 @@ const settledHorizon = sql`SELECT least(pg_snapshot_xmax(s.snap), (
  * its resource before it writes anything else, which is when Postgres gives the transaction its id.
  */
 export function createChangeService ({ db }: { db: Db }) {
-  async function read (after: FeedPosition, limit: number): Promise<{ rows: RevisionRow[], last: FeedPosition }> {
-    const rows = await db.select({
+  async function read (after: FeedPosition, limit: number, ex: Executor = db): Promise<{ rows: RevisionRow[], last: FeedPosition }> {
+    const rows = await ex.select({
       id: revisions.id,
       resourceType: revisions.resourceType,
       resourceId: revisions.resourceId,
@@ -75,7 +77,7 @@ export function createChangeService ({ db }: { db: Db }) {
       return { data: rows.map(toChange), next_cursor: encodeFeedCursor(last) }
     },
 
-    /** The raw rows after a position, for the webhook dispatcher. */
+    /** The raw rows after a position, for the webhook dispatcher (in its transaction, given as `ex`). */
     read
   }
 }

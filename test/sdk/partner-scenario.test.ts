@@ -1,7 +1,9 @@
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { createClient, newIdempotencyKey, paginate, type Change } from '../../clients/typescript/src/index.js'
+import { createClient, newIdempotencyKey, paginate, verifyWebhookSignature, type Change } from '../../clients/typescript/src/index.js'
 import { buildTestApp } from '../helper.js'
+import { deliveringEnv } from '../webhooks/helpers.js'
+import { Receiver, eventually } from '../webhooks/receiver.js'
 
 t.test('a partner drives the API through the generated SDK', async (t) => {
   const app = await buildTestApp(t)
@@ -69,4 +71,35 @@ t.test('a partner drives the API through the generated SDK', async (t) => {
   t.equal(changes.filter((c) => c.type === 'company.created').length, 1, 'the retried create happened once')
   t.equal(changes.filter((c) => c.type === 'event.created').length, 12)
   t.match(changes.find((c) => c.type === 'event.updated'), { resource_id: id, version: 2, data: { action: 'exit' } })
+})
+
+t.test('a partner subscribes to webhooks through the SDK and verifies a delivery', async (t) => {
+  const app = await buildTestApp(t, deliveringEnv)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  const { key } = await app.services.apiKeys.create('partner-admin', ['admin'])
+  const client = createClient({ baseUrl, apiKey: key })
+  const receiver = await new Receiver().start()
+  t.teardown(() => receiver.stop())
+
+  const subscribed = await client.POST('/v1/webhooks', { body: { url: receiver.url, filters: { region: ['UA'] } } })
+  t.equal(subscribed.response.status, 201)
+  const { id, secret } = subscribed.data!
+  const company = await client.POST('/v1/companies', { body: { name: 'Webhook Partner Co' } })
+  const event = await client.POST('/v1/events', {
+    body: { company_id: company.data!.id, region: 'UA-43', service: 'Retail', action: 'suspend', date: '2022-03-08', sources: [{ url: 'https://example.com/sdk/hook' }] }
+  })
+  t.equal(event.response.status, 201)
+
+  const [delivery] = await eventually(() => receiver.received.length > 0 ? receiver.received : undefined, 15_000, 'the delivery')
+  t.ok(verifyWebhookSignature({ payload: delivery!.body, header: delivery!.headers['webhook-signature'] as string, secret }), 'signed with the subscription secret')
+  const change = JSON.parse(delivery!.body) as Change
+  t.match(change, { type: 'event.created', resource_id: event.data!.id, data: { region: 'UA-43' } })
+
+  const log = await eventually(async () => {
+    const page = await client.GET('/v1/webhooks/{id}/deliveries', { params: { path: { id } } })
+    return page.data?.data[0]?.status === 'succeeded' ? page.data.data : undefined
+  }, 5000, 'the delivery log')
+  t.match(log, [{ change_id: change.id, change_type: 'event.created', attempts: 1 }])
+  t.equal((await client.DELETE('/v1/webhooks/{id}', { params: { path: { id } } })).response.status, 204)
 })

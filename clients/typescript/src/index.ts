@@ -7,6 +7,8 @@ export type Event = components['schemas']['Event']
 export type Company = components['schemas']['Company']
 export type Change = components['schemas']['Change']
 export type Problem = components['schemas']['Problem']
+export type Webhook = components['schemas']['Webhook']
+export type WebhookDelivery = components['schemas']['WebhookDelivery']
 
 /** The media types the client reads: JSON answers and problem details. */
 type JsonMedia = 'application/json' | 'application/problem+json'
