@@ -19,6 +19,7 @@ import apiKeysRoutes from './routes/api-keys/index.js'
 import changesRoutes from './routes/changes/index.js'
 import companiesRoutes from './routes/companies/index.js'
 import eventsRoutes from './routes/events/index.js'
+import importsRoutes from './routes/imports/index.js'
 import metaRoutes from './routes/meta/index.js'
 import regionsRoutes from './routes/regions/index.js'
 import sourcesRoutes from './routes/sources/index.js'
@@ -70,7 +71,7 @@ export async function buildApp (config: Config, { database, logger = { level: co
   await app.register(corsPlugin, { origins: config.CORS_ORIGINS })
   await app.register(deprecationPlugin)
   await app.register(dbPlugin, { database })
-  await app.register(servicesPlugin, { exportTimeoutMs: config.EXPORT_TIMEOUT_MS })
+  await app.register(servicesPlugin, { exportTimeoutMs: config.EXPORT_TIMEOUT_MS, importTimeoutMs: config.IMPORT_TIMEOUT_MS })
   await app.register(authPlugin, { readRequiresKey: config.READ_REQUIRES_KEY })
   // After auth, which identifies the key to count against; awaited before any route, so that none escapes it.
   await app.register(rateLimitPlugin, {
@@ -95,6 +96,7 @@ export async function buildApp (config: Config, { database, logger = { level: co
   await app.register(changesRoutes, { prefix: '/v1/changes' })
   await app.register(sourcesRoutes, { prefix: '/v1/sources' })
   await app.register(apiKeysRoutes, { prefix: '/v1/api-keys' })
+  await app.register(importsRoutes, { prefix: '/v1/imports', bodyLimit: config.IMPORT_BODY_LIMIT_BYTES, timeoutMs: config.IMPORT_TIMEOUT_MS })
 
   return app
 }

@@ -9,6 +9,7 @@ import { createEventExportService, type EventExportService } from '../services/e
 import { createEventService, type EventService } from '../services/events.js'
 import { createKnownAtService, type KnownAtService } from '../services/known-at.js'
 import { createIdempotencyService, type IdempotencyService } from '../services/idempotency.js'
+import { createImportService, type ImportService } from '../services/imports.js'
 import { createHealthService, type HealthService } from '../services/health.js'
 import { createPostureService, type PostureService } from '../services/postures.js'
 import { createRevisionService, type RevisionService } from '../services/revisions.js'
@@ -25,6 +26,7 @@ export interface Services {
   eventStats: EventStatsService
   health: HealthService
   idempotency: IdempotencyService
+  imports: ImportService
   knownAt: KnownAtService
   postures: PostureService
   regions: RegionService
@@ -38,7 +40,7 @@ declare module 'fastify' {
   }
 }
 
-export default fp<{ exportTimeoutMs: number }>(async (app, { exportTimeoutMs }) => {
+export default fp<{ exportTimeoutMs: number, importTimeoutMs?: number }>(async (app, { exportTimeoutMs, importTimeoutMs = 600_000 }) => {
   // Services join a request's transaction when there is one (see plugins/idempotency.ts).
   const db = ambientDb(app.db)
   const companies = createCompanyService({ db })
@@ -58,6 +60,7 @@ export default fp<{ exportTimeoutMs: number }>(async (app, { exportTimeoutMs }) 
     eventStats: createEventStatsService({ db }),
     health: createHealthService({ db: app.db }),
     idempotency: createIdempotencyService({ db }),
+    imports: createImportService({ db, database: app.database, timeoutMs: importTimeoutMs }),
     knownAt: createKnownAtService({ db }),
     postures: createPostureService({ db, companies, events }),
     regions: createRegionService({ db }),

@@ -35,6 +35,7 @@ export default fp(async (app) => {
         { name: 'sources', description: 'Where the events come from: each source once per URL, with the events it supports.' },
         { name: 'changes', description: 'The change feed: every write of an event or a company, in order, to keep a copy in sync.' },
         { name: 'api-keys', description: 'API keys and their scopes (`admin` scope).' },
+        { name: 'imports', description: 'Bulk imports of events (NDJSON, CSV, the Yale CELI list) and the outcome of every line.' },
         { name: 'meta', description: 'Health, readiness, the API description and error explanations.' }
       ],
       components: {
