@@ -84,7 +84,8 @@ function eventFromCsv (cells: Record<string, string>): Record<string, unknown> {
   for (const column of ['company_id', 'region', 'service', 'action', 'date', 'date_precision', 'effective_date', 'summary', 'external_id']) {
     if (cells[column] !== undefined && cells[column] !== '') value[column] = cells[column]
   }
-  if (cells.company_name !== undefined && cells.company_name !== '') {
+  // An export has both: the id names the company, the name is for people.
+  if (value.company_id === undefined && cells.company_name !== undefined && cells.company_name !== '') {
     value.company = { name: cells.company_name, ...(cells.company_country ? { country: cells.company_country } : {}) }
   }
   const urls = (cells.source_urls ?? '').split(/\s+/).filter((u) => u !== '')
@@ -100,50 +101,64 @@ export function csvField (pointer: string): string {
   return pointer
 }
 
-/** Data records of a CSV body, the header first checked; a syntax error ends the reading (the parser cannot find the next record). */
+/**
+ * Data records of a CSV body, the header first checked. A record the parser cannot read is skipped by the parser and
+ * rejected here, in its place; after a quote error, everything up to the next record the parser can read (with an
+ * unclosed quote, the rest of the body) belongs to that one rejected record.
+ */
 async function * csvRecords (body: Readable, format: ImportFormat, date: string | undefined): AsyncGenerator<InputRecord> {
-  const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: false })
+  let emitted = 0
+  const skipped: { after: number, message: string }[] = []
+  const parser = parse({
+    bom: true,
+    relax_column_count: true,
+    skip_records_with_error: true,
+    on_record: (record: string[]) => { emitted++; return record },
+    on_skip: (err) => {
+      const message = err?.message ?? 'cannot be read'
+      // After a quote error the parser may fail again before it finds a record end: one unreadable record, not several.
+      const last = skipped.at(-1)
+      if (last !== undefined && last.after === emitted) last.message += `; ${message}`
+      else skipped.push({ after: emitted, message })
+    }
+  })
   pipeline(body, parser, () => {})
   let columns: string[] | undefined
   let line = 0
-  try {
-    for await (const cells of parser as AsyncIterable<string[]>) {
-      if (columns === undefined) {
-        columns = checkHeader(format, cells)
-        continue
-      }
-      line++
-      if (cells.length !== columns.length) {
-        yield { line, field: '', message: `has ${cells.length} cells; the header has ${columns.length}` }
-        continue
-      }
-      const row = Object.fromEntries(columns.map((c, i) => [c, cells[i]!]))
-      if (format === 'csv') {
-        yield { line, value: eventFromCsv(row), columns: true }
-        continue
-      }
-      const day = format === 'yale-celi' ? date! : row.snapshot_date!.trim()
-      if (format === 'yale-celi-snapshots' && !/^\d{4}-\d{2}-\d{2}$/.test(day)) {
-        yield { line, field: '/snapshot_date', message: 'must be a date, YYYY-MM-DD' }
-        continue
-      }
-      const mapped = yaleLine(row, day)
-      yield 'line' in mapped ? { line, value: mapped.line } : { line, ...mapped }
+  let seen = 0
+  const unreadable = function * (before: number): Generator<InputRecord> {
+    while (skipped.length > 0 && skipped[0]!.after < before) {
+      const skip = skipped.shift()!
+      if (columns === undefined) throw header('', `cannot be read: ${skip.message}`)
+      yield { line: ++line, field: '', message: `is not valid CSV: ${skip.message}` }
     }
-  } catch (err) {
-    const code = (err as { code?: string }).code
-    if (typeof code !== 'string' || !code.startsWith('CSV_')) throw err
-    // Counted as one rejected record; the import then stops, since what follows cannot be told apart.
-    throw new CsvSyntaxError(line + 1, (err as Error).message)
   }
+  for await (const cells of parser as AsyncIterable<string[]>) {
+    yield * unreadable(++seen)
+    if (columns === undefined) {
+      columns = checkHeader(format, cells)
+      continue
+    }
+    line++
+    if (cells.length !== columns.length) {
+      yield { line, field: '', message: `has ${cells.length} cells; the header has ${columns.length}` }
+      continue
+    }
+    const row = Object.fromEntries(columns.map((c, i) => [c, cells[i]!]))
+    if (format === 'csv') {
+      yield { line, value: eventFromCsv(row), columns: true }
+      continue
+    }
+    const day = format === 'yale-celi' ? date! : row.snapshot_date!.trim()
+    if (format === 'yale-celi-snapshots' && !/^\d{4}-\d{2}-\d{2}$/.test(day)) {
+      yield { line, field: '/snapshot_date', message: 'must be a date, YYYY-MM-DD' }
+      continue
+    }
+    const mapped = yaleLine(row, day)
+    yield 'line' in mapped ? { line, value: mapped.line } : { line, ...mapped }
+  }
+  yield * unreadable(Infinity)
   if (columns === undefined) throw header('', 'is missing: the body is empty')
-}
-
-/** A CSV body that cannot be read past a record. */
-export class CsvSyntaxError extends Error {
-  constructor (readonly line: number, message: string) {
-    super(message)
-  }
 }
 
 /** The records of a body in its format, at most `limit` bytes of it. */

@@ -13,7 +13,7 @@ import { ImportLine, type Import, type ImportFormat, type ImportGetQuery, type I
 import { compileBodyValidator, describeValidationError } from '../validation.js'
 import { toCompany } from './companies.js'
 import { checkEventRules, normaliseFields } from './events.js'
-import { CsvSyntaxError, csvField, readRecords, type InputRecord } from './import-input.js'
+import { csvField, readRecords, type InputRecord } from './import-input.js'
 import type { Actor } from './revisions.js'
 
 /** Lines per batch: each batch is a handful of set-based statements. */
@@ -402,14 +402,8 @@ export function createImportService ({ db, database, timeoutMs }: { db: Db, data
     async run (body: Readable, options: StartOptions): Promise<{ id: string, status: 'done' | 'failed' }> {
       const records = readRecords(body, options.format, { limit: options.bodyLimit, date: options.date })
       // The first record is read before the import exists, so that a bad header or body is a 400 that leaves nothing behind.
-      let first: InputRecord | undefined
-      try {
-        const next = await records.next()
-        first = next.done ? undefined : next.value
-      } catch (err) {
-        if (err instanceof CsvSyntaxError) throw new InvalidInput({ in: 'body', pointer: '', message: `is not CSV: ${err.message}` })
-        throw err
-      }
+      const next = await records.next()
+      const first = next.done ? undefined : next.value
       const id = uuidv7()
       await db.insert(imports).values({
         id,
@@ -427,17 +421,11 @@ export function createImportService ({ db, database, timeoutMs }: { db: Db, data
         await db.update(imports).set({ status, finishedAt: sql`now()` }).where(eq(imports.id, id))
         return { id, status }
       } catch (err) {
-        const failure = err instanceof CsvSyntaxError
-          ? `CSV syntax error in data record ${err.line}: ${err.message}; nothing after it was read`
-          : (err as { statusCode?: number }).statusCode === 413 ? (err as Error).message : 'The import stopped on an error; batches written before it stay (partial mode)'
-        await db.transaction(async (tx) => {
-          if (err instanceof CsvSyntaxError) {
-            await addErrors(tx, id, [{ line: err.line, field: '', message: `is not valid CSV: ${err.message}` }])
-            await addCounts(tx, id, { created: 0, updated: 0, unchanged: 0, rejected: 1 })
-          }
-          await tx.update(imports).set({ status: 'failed', failure, finishedAt: sql`now()` }).where(eq(imports.id, id))
-        }).catch(() => {})
-        if (err instanceof CsvSyntaxError) return { id, status: 'failed' }
+        const failure = (err as { statusCode?: number }).statusCode === 413
+          ? (err as Error).message
+          : `The import stopped on an error${options.mode === 'partial' ? '; the batches written before it stay' : '; nothing landed'}`
+        // Best effort: when the database itself failed, this may fail too, and the import stays `running`.
+        await db.update(imports).set({ status: 'failed', failure, finishedAt: sql`now()` }).where(eq(imports.id, id)).catch(() => {})
         throw err
       }
     },

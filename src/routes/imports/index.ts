@@ -52,8 +52,8 @@ const importsRoutes: FastifyPluginAsyncTypebox<{ bodyLimit: number, timeoutMs: n
         '`action`, `date`, `source_urls` (space-separated) and `company_id` or `company_name` are required; an empty cell is null. ' +
         `The export's ${IMPORT_CSV_IGNORED_COLUMNS.map((c) => `\`${c}\``).join(', ')} are ignored, so an export can be imported back. ` +
         'Line numbers count NDJSON lines from 1 (blank lines included, and rejected), and CSV data records from 1 (the header is not ' +
-        'counted; a record with quoted line breaks is one). A CSV syntax error (an unclosed quote) rejects that record and stops the ' +
-        'import (`failed`), as nothing after it can be told apart.\n\n' +
+        'counted; a record with quoted line breaks is one). A record that is not valid CSV is rejected; after a quote error, what ' +
+        'follows up to the next readable record belongs to it (after an unclosed quote, the rest of the body).\n\n' +
         '`format=yale-celi` reads the Yale CELI list of companies in Russia: each row becomes a company (by name and country) and an ' +
         'event in `RU`, service `All operations`, the grade as action (A exit, B suspend, C scale_back, D pause_new_business, F continue), ' +
         'Yale\'s description as summary, dated `date`, citing the Yale list (kind `dataset`, licence CC BY-NC-SA 4.0); its `external_id` ' +
@@ -76,7 +76,7 @@ const importsRoutes: FastifyPluginAsyncTypebox<{ bodyLimit: number, timeoutMs: n
       response: {
         202: {
           ...ImportAccepted,
-          description: 'The import is over: `done`, or `failed` (an atomic import with a rejected line, or a CSV syntax error). Its outcome is at `Location`.',
+          description: 'The import is over: `done`, or `failed` (an atomic import with a rejected line). Its outcome is at `Location`.',
           headers: { location: Type.String({ maxLength: 100, description: 'The import: `/v1/imports/{id}`.', examples: ['/v1/imports/01936f0e-7d5c-7cc1-9b8a-4f2a1e3c5d70'] }) }
         },
         ...createProblems
