@@ -20,6 +20,7 @@ import apiKeysRoutes from './routes/api-keys/index.js'
 import changesRoutes from './routes/changes/index.js'
 import companiesRoutes from './routes/companies/index.js'
 import eventsRoutes from './routes/events/index.js'
+import importsRoutes from './routes/imports/index.js'
 import metaRoutes from './routes/meta/index.js'
 import regionsRoutes from './routes/regions/index.js'
 import sourcesRoutes from './routes/sources/index.js'
@@ -78,6 +79,7 @@ export async function buildApp (config: Config, { database, logger = { level: co
   const allowedCidrs = parseCidrList(config.WEBHOOK_ALLOWED_CIDRS)
   await app.register(servicesPlugin, {
     exportTimeoutMs: config.EXPORT_TIMEOUT_MS,
+    importTimeoutMs: config.IMPORT_TIMEOUT_MS,
     webhooks: {
       allowedCidrs,
       maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
@@ -113,6 +115,7 @@ export async function buildApp (config: Config, { database, logger = { level: co
   await app.register(sourcesRoutes, { prefix: '/v1/sources' })
   await app.register(apiKeysRoutes, { prefix: '/v1/api-keys' })
   await app.register(webhooksRoutes, { prefix: '/v1/webhooks' })
+  await app.register(importsRoutes, { prefix: '/v1/imports', bodyLimit: config.IMPORT_BODY_LIMIT_BYTES, timeoutMs: config.IMPORT_TIMEOUT_MS })
 
   return app
 }

@@ -42,3 +42,5 @@ export const NotDeleted = createError('APP_NOT_DELETED', 'The %s %s is not delet
 export const RestoreConflict = createError('APP_RESTORE_CONFLICT', '%s', 409)
 export const NotAcceptable = createError('APP_NOT_ACCEPTABLE', 'This resource can be had as %s', 406)
 export const RateLimited = createError('APP_RATE_LIMITED', 'The rate limit of %s requests per %s seconds is exhausted; retry in %s seconds', 429)
+export const ImportNotFound = createError('APP_IMPORT_NOT_FOUND', 'Import %s not found', 404)
+export const PayloadTooLarge = createError('APP_PAYLOAD_TOO_LARGE', 'The body is larger than the limit of %s bytes', 413)

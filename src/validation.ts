@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto'
 import { AjvCompiler } from '@fastify/ajv-compiler'
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler'
-import type { Plugin } from 'ajv'
+import { Ajv, type Plugin, type ValidateFunction } from 'ajv'
+import type { TSchema } from '@sinclair/typebox'
 import ajvFormats from 'ajv-formats'
 import type { FastifyServerOptions } from 'fastify'
+import type { FieldError } from './errors.js'
+import { patternMessages } from './schemas/common.js'
 import { isValidLei } from './domain/lei.js'
 import { isCountryCode, isRegionCode } from './domain/regions.js'
 import { isCalendarDate } from './domain/time.js'
@@ -74,4 +77,51 @@ export function schemaController (): NonNullable<FastifyServerOptions['schemaCon
       }
     }
   }
+}
+
+/** The parts of an Ajv error that messages are made from (Fastify's validation errors have them too). */
+export interface AjvErrorLike { keyword: string, instancePath: string, params: object, message?: string | undefined, data?: unknown }
+
+const formatRules: Record<string, { rule: string, message: (value: unknown) => string }> = {
+  'iso-3166-region': { rule: 'must be an ISO 3166 code', message: (v) => `unknown region code '${String(v)}'` },
+  'iso-3166-1-alpha-2': { rule: 'must be an ISO 3166-1 alpha-2 code', message: (v) => `unknown country code '${String(v)}'` },
+  lei: { rule: 'must be an ISO 17442 LEI', message: () => 'must be a 20-character LEI whose check digits verify (ISO 17442)' },
+  bcp47: { rule: 'must be a BCP 47 language tag', message: (v) => `'${String(v)}' is not a well-formed BCP 47 language tag` },
+  date: { rule: 'must be a date', message: () => 'must be a real calendar date, YYYY-MM-DD' },
+  'date-time': { rule: 'must be a date-time', message: () => 'must be an RFC 3339 date-time' },
+  uri: { rule: 'must be a URL', message: () => 'must be an absolute http(s) URL' }
+}
+
+/** A field error, and the short rule for the `detail` line, from one Ajv error. */
+export function describeValidationError (context: string, error: AjvErrorLike): FieldError & { rule: string } {
+  const params = error.params as Record<string, unknown>
+  let pointer = error.instancePath
+  let message = error.message ?? 'is invalid'
+  let rule = message
+  if (error.keyword === 'required') {
+    pointer += `/${String(params.missingProperty)}`
+    message = rule = 'is required'
+  } else if (error.keyword === 'additionalProperties') {
+    pointer += `/${String(params.additionalProperty)}`
+    message = rule = context === 'querystring' ? 'is not a known query parameter' : 'is not an accepted field'
+  } else if (error.keyword === 'format' && formatRules[String(params.format)]) {
+    const format = formatRules[String(params.format)]!
+    rule = format.rule
+    message = format.message(error.data)
+  } else if (error.keyword === 'pattern' && patternMessages.has(String(params.pattern))) {
+    message = rule = patternMessages.get(String(params.pattern))!
+  }
+  return { in: context, pointer, message, rule }
+}
+
+/**
+ * A validator for bodies that do not come through a route (lines of a bulk import), with the options, formats
+ * and strictness of the route bodies, so that a line is judged exactly as the same object sent alone would be.
+ */
+export function compileBodyValidator (schema: TSchema, references: TSchema[] = []): ValidateFunction {
+  const ajv = new Ajv({ ...ajvOptions, coerceTypes: false, strict: false })
+  ajvFormats.default(ajv as never, { mode: 'full' })
+  addCustomFormats(ajv as never, undefined)
+  for (const reference of references) ajv.addSchema(reference)
+  return ajv.compile(schema)
 }

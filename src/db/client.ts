@@ -112,3 +112,17 @@ export async function queryRows<Row> (ex: Executor, query: SQL): Promise<Row[]> 
   const result = await ex.execute(query) as unknown as { rows: Row[] }
   return result.rows
 }
+
+/**
+ * Runs `work` on one connection for its whole length, so that session state (temporary tables) lasts across
+ * its transactions: a connection of the pool on PostgreSQL, the one connection of PGlite.
+ */
+export async function withSession<T> (database: Database, work: (db: Db) => Promise<T>): Promise<T> {
+  if (!database.pool) return work(database.db)
+  const client = await database.pool.connect()
+  try {
+    return await work(drizzlePg(client, { schema, casing: 'snake_case' }) as unknown as Db)
+  } finally {
+    client.release()
+  }
+}

@@ -1,43 +1,12 @@
-import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { isDatabaseUnavailable } from '../db/errors.js'
 import { problemKindOf } from '../domain/problems.js'
 import type { FieldError } from '../errors.js'
-import { patternMessages, type Problem } from '../schemas/common.js'
+import type { Problem } from '../schemas/common.js'
+import { describeValidationError } from '../validation.js'
 
 const RETRY_AFTER_SECONDS = '2'
-
-const formatRules: Record<string, { rule: string, message: (value: unknown) => string }> = {
-  'iso-3166-region': { rule: 'must be an ISO 3166 code', message: (v) => `unknown region code '${String(v)}'` },
-  'iso-3166-1-alpha-2': { rule: 'must be an ISO 3166-1 alpha-2 code', message: (v) => `unknown country code '${String(v)}'` },
-  lei: { rule: 'must be an ISO 17442 LEI', message: () => 'must be a 20-character LEI whose check digits verify (ISO 17442)' },
-  bcp47: { rule: 'must be a BCP 47 language tag', message: (v) => `'${String(v)}' is not a well-formed BCP 47 language tag` },
-  date: { rule: 'must be a date', message: () => 'must be a real calendar date, YYYY-MM-DD' },
-  'date-time': { rule: 'must be a date-time', message: () => 'must be an RFC 3339 date-time' },
-  uri: { rule: 'must be a URL', message: () => 'must be an absolute http(s) URL' }
-}
-
-/** A field error, and the short rule for the `detail` line, from one Ajv error. */
-function describe (context: string, error: FastifySchemaValidationError & { data?: unknown }): FieldError & { rule: string } {
-  const params = error.params as Record<string, unknown>
-  let pointer = error.instancePath
-  let message = error.message ?? 'is invalid'
-  let rule = message
-  if (error.keyword === 'required') {
-    pointer += `/${String(params.missingProperty)}`
-    message = rule = 'is required'
-  } else if (error.keyword === 'additionalProperties') {
-    pointer += `/${String(params.additionalProperty)}`
-    message = rule = context === 'querystring' ? 'is not a known query parameter' : 'is not an accepted field'
-  } else if (error.keyword === 'format' && formatRules[String(params.format)]) {
-    const format = formatRules[String(params.format)]!
-    rule = format.rule
-    message = format.message(error.data)
-  } else if (error.keyword === 'pattern' && patternMessages.has(String(params.pattern))) {
-    message = rule = patternMessages.get(String(params.pattern))!
-  }
-  return { in: context, pointer, message, rule }
-}
 
 function problem (req: FastifyRequest, status: number, detail: string, code: string, errors?: FieldError[]): Problem {
   const kind = problemKindOf(status, code)
@@ -63,7 +32,7 @@ function send (reply: FastifyReply, body: Problem) {
 export default fp(async (app) => {
   app.setErrorHandler((err: FastifyError & { errors?: FieldError[] }, req, reply) => {
     if (err.validation) {
-      const described = err.validation.map((e) => describe(err.validationContext ?? 'body', e))
+      const described = err.validation.map((e) => describeValidationError(err.validationContext ?? 'body', e))
       const detail = described.map((d) => `${d.in}${d.pointer} ${d.rule}`).join('; ')
       return send(reply, problem(req, 400, detail, 'APP_VALIDATION', described.map(({ rule, ...e }) => e)))
     }

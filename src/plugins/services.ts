@@ -9,6 +9,7 @@ import { createEventExportService, type EventExportService } from '../services/e
 import { createEventService, type EventService } from '../services/events.js'
 import { createKnownAtService, type KnownAtService } from '../services/known-at.js'
 import { createIdempotencyService, type IdempotencyService } from '../services/idempotency.js'
+import { createImportService, type ImportService } from '../services/imports.js'
 import { createHealthService, type HealthService } from '../services/health.js'
 import { createPostureService, type PostureService } from '../services/postures.js'
 import { createRevisionService, type RevisionService } from '../services/revisions.js'
@@ -30,6 +31,7 @@ export interface Services {
   eventStats: EventStatsService
   health: HealthService
   idempotency: IdempotencyService
+  imports: ImportService
   knownAt: KnownAtService
   postures: PostureService
   regions: RegionService
@@ -47,10 +49,11 @@ declare module 'fastify' {
 
 export interface ServicesOptions {
   exportTimeoutMs: number
+  importTimeoutMs: number
   webhooks: RetryPolicy & { allowedCidrs: Cidr[] }
 }
 
-export default fp<ServicesOptions>(async (app, { exportTimeoutMs, webhooks }) => {
+export default fp<ServicesOptions>(async (app, { exportTimeoutMs, importTimeoutMs, webhooks }) => {
   // Services join a request's transaction when there is one (see plugins/idempotency.ts).
   const db = ambientDb(app.db)
   const companies = createCompanyService({ db })
@@ -73,6 +76,7 @@ export default fp<ServicesOptions>(async (app, { exportTimeoutMs, webhooks }) =>
     eventStats: createEventStatsService({ db }),
     health: createHealthService({ db: app.db }),
     idempotency: createIdempotencyService({ db }),
+    imports: createImportService({ db, database: app.database, timeoutMs: importTimeoutMs }),
     knownAt: createKnownAtService({ db }),
     postures: createPostureService({ db, companies, events }),
     regions: createRegionService({ db }),

@@ -74,6 +74,7 @@ export default fp(async (app) => {
         { name: 'changes', description: 'The change feed: every write of an event or a company, in order, to keep a copy in sync.' },
         { name: 'api-keys', description: 'API keys and their scopes (`admin` scope).' },
         { name: 'webhooks', description: 'Signed deliveries of the change feed to your endpoint, with a delivery log and replays (`admin` scope).' },
+        { name: 'imports', description: 'Bulk imports of events (NDJSON, CSV, the Yale CELI list) and the outcome of every line.' },
         { name: 'meta', description: 'Health, readiness, the API description and error explanations.' }
       ],
       components: {

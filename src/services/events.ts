@@ -63,7 +63,7 @@ const sortKeys: Record<string, SortKey[]> = {
 const body = (pointer: string, message: string) => new InvalidInput({ in: 'body', pointer, message })
 
 /** Checks what the schema cannot: a date that starts its period, and one source per URL. */
-function checkEventRules (fields: Pick<EventFields, 'date' | 'date_precision'>, sourceList: SourceInput[] | undefined): void {
+export function checkEventRules (fields: Pick<EventFields, 'date' | 'date_precision'>, sourceList: SourceInput[] | undefined): void {
   if (fields.date_precision === 'month' && !fields.date.endsWith('-01')) {
     throw body('/date', 'must be the first day of its month when date_precision is month')
   }
@@ -79,7 +79,7 @@ function checkEventRules (fields: Pick<EventFields, 'date' | 'date_precision'>, 
   })
 }
 
-function normaliseFields<T extends Partial<EventFields>> (input: T): T {
+export function normaliseFields<T extends Partial<EventFields>> (input: T): T {
   const out = { ...input }
   if (input.region !== undefined) out.region = input.region.toUpperCase()
   if (input.service !== undefined) out.service = input.service.trim()

@@ -588,6 +588,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import events in bulk
+         * @description Streams a body of events, by `Content-Type`: `application/x-ndjson` (one event per line) or `text/csv` (a header row, RFC 4180), at most `IMPORT_BODY_LIMIT_BYTES`. Lines are read and applied in batches of 2000 as they arrive, so memory does not grow with the body; the answer comes once the whole body is applied (`status` `done`, or `failed`), and `Location` gives every line's outcome.
+         *
+         *     Each NDJSON line is an event as in `POST /v1/events`, validated by the same rules, whose company is named either by `company_id` or by `company: { name, country, sector }` (matched to a live company with the same name, ignoring case and accents, and the same country; created when there is none). The line is the whole event: with an `external_id` that a live event has, the event is updated to the line (`updated`), or left alone if equal (`unchanged`); omitted optional fields are null. Every created or updated event and company gets its history row. A line whose `external_id` an earlier line of the same import had is rejected (`duplicate of line N`).
+         *
+         *     CSV columns (any order, header required): `company_id`, `company_name`, `company_country`, `region`, `service`, `action`, `date`, `date_precision`, `effective_date`, `summary`, `external_id`, `source_urls`: `region`, `service`, `action`, `date`, `source_urls` (space-separated) and `company_id` or `company_name` are required; an empty cell is null. The export's `id`, `source_count`, `created_at`, `updated_at`, `version` are ignored, so an export can be imported back. Line numbers count NDJSON lines from 1 (blank lines included, and rejected), and CSV data records from 1 (the header is not counted; a record with quoted line breaks is one). A record that is not valid CSV is rejected; after a quote error, what follows up to the next readable record belongs to it (after an unclosed quote, the rest of the body).
+         *
+         *     `format=yale-celi` reads the Yale CELI list of companies in Russia: each row becomes a company (by name and country) and an event in `RU`, service `All operations`, the grade as action (A exit, B suspend, C scale_back, D pause_new_business, F continue), Yale's description as summary, dated `date`, citing the Yale list (kind `dataset`, licence CC BY-NC-SA 4.0); its `external_id` is `yale-celi:` and a slug and hash of the name and country, so a second import of the same list changes nothing. `format=yale-celi-snapshots` reads the dated copies: one event per row dated `snapshot_date`, whose `external_id` also carries the date, which makes a dated history of postures for `GET /v1/status`. A company listed twice (same name and country) is a duplicate, rejected and reported.
+         *
+         *     Nothing is silently dropped: once the import is over, `counts` add up to the number of lines. The whole import must arrive within `REQUEST_TIMEOUT_MS` and be applied within `IMPORT_TIMEOUT_MS`. `Idempotency-Key` does not apply; use `external_id`s to make a repeat harmless.
+         */
+        post: operations["createImport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/imports/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an import and its outcome
+         * @description Where an import stands, the outcome counts of its lines, its progress, and its rejected lines (`errors`: line, field, message), in line order, `limit` at a time; pass `errors_next_cursor` back as `cursor` for the next ones.
+         */
+        get: operations["getImport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface webhooks {
     change: {
@@ -7099,6 +7147,443 @@ export interface operations {
             };
             /** @description The `Idempotency-Key` was already used with another request. */
             422: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The rate limit is exhausted; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit allows a request again. */
+                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bug on our side; the details are logged under `request_id`. */
+            500: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createImport: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How to read the body. `ndjson` (one event per line) and `csv` (the columns below) are events; `yale-celi` is the Yale CELI list of companies in Russia (columns `name, action, industry, country, yaleGrade` or `grade`) and `yale-celi-snapshots` its dated copies (`snapshot_date, name, action, industry, country, grade[, status]`). Default: `ndjson` for `application/x-ndjson`, `csv` for `text/csv`. The Yale formats need `text/csv`.
+                 * @example ndjson
+                 */
+                format?: "ndjson" | "csv" | "yale-celi" | "yale-celi-snapshots";
+                /**
+                 * @description `partial` (default): valid lines land, rejected ones are reported. `atomic`: all or nothing: one rejected line and nothing lands, the import is `failed` and lists every rejected line.
+                 * @example partial
+                 */
+                mode?: "atomic" | "partial";
+                /**
+                 * @description For `format=yale-celi` only, and required there: the day the list was captured, which becomes each event's `date` (the list itself has no dates).
+                 * @example 2025-05-21
+                 */
+                date?: string;
+            };
+            header?: {
+                /**
+                 * @description Why you make this change (at most 500 characters), kept in the resource's history. HTTP headers carry ASCII: percent-encode other characters as UTF-8 (`Source%20retracted%20%E2%80%94%20see%20AP`).
+                 * @example Source retracted the report
+                 */
+                "change-reason"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /** @example {"company":{"name":"Example Retail","country":"FR"},"region":"RU","service":"Online store","action":"suspend","date":"2022-03-10","sources":[{"url":"https://news.example.com/2022/03/10/retail"}],"external_id":"newsroom-2022-0042"} */
+                "application/x-ndjson": string;
+                /**
+                 * @example company_name,company_country,region,service,action,date,summary,external_id,source_urls
+                 *     Example Retail,FR,RU,Online store,suspend,2022-03-10,,newsroom-2022-0042,https://news.example.com/2022/03/10/retail
+                 */
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description The import is over: `done`, or `failed` (an atomic import with a rejected line). Its outcome is at `Location`. */
+            202: {
+                headers: {
+                    /** @description The import: `/v1/imports/{id}`. */
+                    location?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: uuid
+                         * @example 01936f0e-7d5c-7cc1-9b8a-4f2a1e3c5d70
+                         */
+                        id: string;
+                        /**
+                         * @description Where the import stands; see `GET /v1/imports/{id}`.
+                         * @example done
+                         * @enum {string}
+                         */
+                        status: "queued" | "running" | "done" | "failed";
+                    };
+                };
+            };
+            /** @description The request is malformed or fails validation; `errors` names each field. */
+            400: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Credentials are missing or invalid. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge. */
+                    "www-authenticate"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key lacks the scope this operation needs. */
+            403: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with another resource. */
+            409: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the limit. */
+            413: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not in a supported media type. */
+            415: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The rate limit is exhausted; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit allows a request again. */
+                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bug on our side; the details are logged under `request_id`. */
+            500: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getImport: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many errors to list.
+                 * @example 100
+                 */
+                limit?: number;
+                /**
+                 * @description The `next_cursor` of the previous page. Only valid with the same filters and sort.
+                 * @example eyJ2IjoxLCJmIjoiYWJjIiwiayI6WyIyMDIyLTAzLTA4IiwiMDE5MzZmMGUtN2Q1Yy03Y2MxLTliOGEtNGYyYTFlM2M1ZDZlIl19
+                 */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The resource id (UUIDv7).
+                 * @example 01936f0e-7d5c-7cc1-9b8a-4f2a1e3c5d6e
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The import. */
+            200: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "01936f0e-7d5c-7cc1-9b8a-4f2a1e3c5d70",
+                     *       "format": "ndjson",
+                     *       "mode": "partial",
+                     *       "status": "done",
+                     *       "counts": {
+                     *         "created": 2,
+                     *         "updated": 0,
+                     *         "unchanged": 0,
+                     *         "rejected": 1
+                     *       },
+                     *       "progress": {
+                     *         "lines_done": 3,
+                     *         "lines_total": 3
+                     *       },
+                     *       "failure": null,
+                     *       "errors": [
+                     *         {
+                     *           "line": 2,
+                     *           "field": "/region",
+                     *           "message": "unknown region code 'XX'"
+                     *         }
+                     *       ],
+                     *       "errors_next_cursor": null,
+                     *       "created_at": "2026-11-26T15:11:08.123456Z",
+                     *       "started_at": "2026-11-26T15:11:08.123456Z",
+                     *       "finished_at": "2026-11-26T15:11:08.523456Z"
+                     *     }
+                     */
+                    "application/json": {
+                        /**
+                         * Format: uuid
+                         * @example 01936f0e-7d5c-7cc1-9b8a-4f2a1e3c5d70
+                         */
+                        id: string;
+                        /**
+                         * @example ndjson
+                         * @enum {string}
+                         */
+                        format: "ndjson" | "csv" | "yale-celi" | "yale-celi-snapshots";
+                        /**
+                         * @example partial
+                         * @enum {string}
+                         */
+                        mode: "atomic" | "partial";
+                        /**
+                         * @description `queued`: accepted, not started; `running`: lines are being read; `done`: every line has its outcome; `failed`: an atomic import with a rejected line (nothing landed), or the import stopped (see `failure`: in partial mode the batches written before stay).
+                         * @example done
+                         * @enum {string}
+                         */
+                        status: "queued" | "running" | "done" | "failed";
+                        /** @description Every line has exactly one outcome: once the import is over, the counts add up to the number of lines. */
+                        counts: {
+                            /**
+                             * Format: int32
+                             * @description Lines that created an event.
+                             * @example 1200
+                             */
+                            created: number;
+                            /**
+                             * Format: int32
+                             * @description Lines that changed the live event with their `external_id`.
+                             * @example 40
+                             */
+                            updated: number;
+                            /**
+                             * Format: int32
+                             * @description Lines equal to the live event with their `external_id`; in a failed atomic import, every line not rejected (nothing landed).
+                             * @example 350
+                             */
+                            unchanged: number;
+                            /**
+                             * Format: int32
+                             * @description Lines refused; each is listed in `errors`.
+                             * @example 2
+                             */
+                            rejected: number;
+                        };
+                        progress: {
+                            /**
+                             * Format: int32
+                             * @description Lines with an outcome so far (in atomic mode on the embedded database, known at the end only).
+                             * @example 1592
+                             */
+                            lines_done: number;
+                            /**
+                             * Format: int32
+                             * @description The number of lines, once the whole body is read.
+                             * @example 1592
+                             */
+                            lines_total: number | null;
+                        };
+                        /**
+                         * @description Why the import stopped, when it did.
+                         * @example null
+                         */
+                        failure: string | null;
+                        /** @description The rejected lines, one entry each, in line order, a page at a time (`limit`, `cursor`). */
+                        errors: {
+                            /**
+                             * Format: int32
+                             * @description The 1-based number of the input line (NDJSON) or data record (CSV: the header is not counted; a record with quoted line breaks is one).
+                             * @example 3
+                             */
+                            line: number;
+                            /**
+                             * @description JSON pointer to the failing field of the line (`/region`, `/sources/0/url`; a CSV column is `/<column>`); empty for the whole line.
+                             * @example /region
+                             */
+                            field: string;
+                            /** @example unknown region code 'XX' */
+                            message: string;
+                        }[];
+                        /**
+                         * @description Pass as `cursor` to get the next page; null on the last page.
+                         * @example null
+                         */
+                        errors_next_cursor: string | null;
+                        /**
+                         * Format: date-time
+                         * @example 2022-03-08T14:05:09.123456Z
+                         */
+                        created_at: string;
+                        /**
+                         * Format: date-time
+                         * @example 2022-03-08T14:05:09.123456Z
+                         */
+                        started_at: string | null;
+                        /**
+                         * Format: date-time
+                         * @example 2022-03-08T14:05:09.123456Z
+                         */
+                        finished_at: string | null;
+                    };
+                };
+            };
+            /** @description The request is malformed or fails validation; `errors` names each field. */
+            400: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource (or it was deleted). */
+            404: {
                 headers: {
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];

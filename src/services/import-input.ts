@@ -1,0 +1,168 @@
+import { StringDecoder } from 'node:string_decoder'
+import { Transform, type Readable, pipeline } from 'node:stream'
+import { parse } from 'csv-parse'
+import { yaleLine } from '../domain/yale-celi.js'
+import { InvalidInput, PayloadTooLarge } from '../errors.js'
+import { IMPORT_CSV_COLUMNS, IMPORT_CSV_IGNORED_COLUMNS, type ImportFormat } from '../schemas/imports.js'
+
+/** One input line (NDJSON) or data record (CSV), numbered from 1: a value to validate, or why it cannot be read. */
+export type InputRecord = { line: number, value: unknown, columns?: boolean } | { line: number, field: string, message: string }
+
+/** The body, failing with a 413 once more than `limit` bytes came. */
+function limited (body: Readable, limit: number): Readable {
+  let seen = 0
+  const counter = new Transform({
+    transform (chunk: Buffer, _encoding, done) {
+      seen += chunk.length
+      if (seen > limit) done(new PayloadTooLarge(limit))
+      else done(null, chunk)
+    }
+  })
+  pipeline(body, counter, () => {})
+  return counter
+}
+
+/** Lines of NDJSON, each parsed; blank lines are lines too (rejected), so that line numbers match an editor's. */
+async function * ndjsonRecords (body: Readable): AsyncGenerator<InputRecord> {
+  const decoder = new StringDecoder('utf8')
+  let rest = ''
+  let line = 0
+  const record = (text: string): InputRecord => {
+    line++
+    const trimmed = text.endsWith('\r') ? text.slice(0, -1) : text
+    if (trimmed.trim() === '') return { line, field: '', message: 'is empty; every line must be a JSON object' }
+    try {
+      return { line, value: JSON.parse(trimmed) }
+    } catch (err) {
+      return { line, field: '', message: `is not valid JSON: ${(err as Error).message}` }
+    }
+  }
+  for await (const chunk of body) {
+    const text = rest + decoder.write(chunk as Buffer)
+    let start = 0
+    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+      yield record(text.slice(start, end))
+      start = end + 1
+    }
+    rest = text.slice(start)
+  }
+  rest += decoder.end()
+  // A last line without a line end is a line; an empty one after the last line end is not.
+  if (rest !== '') yield record(rest)
+}
+
+const ALLOWED_CSV = new Set<string>([...IMPORT_CSV_COLUMNS, ...IMPORT_CSV_IGNORED_COLUMNS])
+const header = (pointer: string, message: string) => new InvalidInput({ in: 'body', pointer: `/header${pointer}`, message })
+
+/** Checks the header row of a format; a header that cannot be read is a 400 before anything is imported. */
+function checkHeader (format: ImportFormat, columns: string[]): string[] {
+  const names = columns.map((c) => c.trim())
+  const seen = new Set<string>()
+  for (const name of names) {
+    if (seen.has(name)) throw header(`/${name}`, 'appears twice')
+    seen.add(name)
+  }
+  if (format === 'csv') {
+    const unknown = names.find((n) => !ALLOWED_CSV.has(n))
+    if (unknown !== undefined) throw header(`/${unknown}`, `is not an import column; the columns are ${IMPORT_CSV_COLUMNS.join(', ')}`)
+    for (const required of ['region', 'service', 'action', 'date', 'source_urls']) {
+      if (!seen.has(required)) throw header(`/${required}`, 'is a required column')
+    }
+    if (!seen.has('company_id') && !seen.has('company_name')) throw header('/company_id', 'is required, or company_name (and company_country)')
+    return names
+  }
+  // Yale's copies name the grade `yaleGrade` (the scraped CSV) or `grade` (the snapshots).
+  const yale = names.map((n) => n === 'yaleGrade' ? 'grade' : n)
+  const required = format === 'yale-celi-snapshots' ? ['snapshot_date', 'name', 'grade'] : ['name', 'grade']
+  for (const column of required) if (!yale.includes(column)) throw header(`/${column}`, 'is a required column of this format')
+  return yale
+}
+
+/** The import line of one CSV record of our own columns: empty cells are absent, `source_urls` is space-separated. */
+function eventFromCsv (cells: Record<string, string>): Record<string, unknown> {
+  const value: Record<string, unknown> = {}
+  for (const column of ['company_id', 'region', 'service', 'action', 'date', 'date_precision', 'effective_date', 'summary', 'external_id']) {
+    if (cells[column] !== undefined && cells[column] !== '') value[column] = cells[column]
+  }
+  // An export has both: the id names the company, the name is for people.
+  if (value.company_id === undefined && cells.company_name !== undefined && cells.company_name !== '') {
+    value.company = { name: cells.company_name, ...(cells.company_country ? { country: cells.company_country } : {}) }
+  }
+  const urls = (cells.source_urls ?? '').split(/\s+/).filter((u) => u !== '')
+  value.sources = urls.map((url) => ({ url }))
+  return value
+}
+
+/** Where a field of an import line is in a CSV record, for error messages. */
+export function csvField (pointer: string): string {
+  if (pointer.startsWith('/company/name')) return '/company_name'
+  if (pointer.startsWith('/company/country')) return '/company_country'
+  if (pointer.startsWith('/sources')) return '/source_urls'
+  return pointer
+}
+
+/**
+ * Data records of a CSV body, the header first checked. A record the parser cannot read is skipped by the parser and
+ * rejected here, in its place; after a quote error, everything up to the next record the parser can read (with an
+ * unclosed quote, the rest of the body) belongs to that one rejected record.
+ */
+async function * csvRecords (body: Readable, format: ImportFormat, date: string | undefined): AsyncGenerator<InputRecord> {
+  let emitted = 0
+  const skipped: { after: number, message: string }[] = []
+  const parser = parse({
+    bom: true,
+    relax_column_count: true,
+    skip_records_with_error: true,
+    on_record: (record: string[]) => { emitted++; return record },
+    on_skip: (err) => {
+      const message = err?.message ?? 'cannot be read'
+      // After a quote error the parser may fail again before it finds a record end: one unreadable record, not several.
+      const last = skipped.at(-1)
+      if (last !== undefined && last.after === emitted) last.message += `; ${message}`
+      else skipped.push({ after: emitted, message })
+    }
+  })
+  pipeline(body, parser, () => {})
+  let columns: string[] | undefined
+  let line = 0
+  let seen = 0
+  const unreadable = function * (before: number): Generator<InputRecord> {
+    while (skipped.length > 0 && skipped[0]!.after < before) {
+      const skip = skipped.shift()!
+      if (columns === undefined) throw header('', `cannot be read: ${skip.message}`)
+      yield { line: ++line, field: '', message: `is not valid CSV: ${skip.message}` }
+    }
+  }
+  for await (const cells of parser as AsyncIterable<string[]>) {
+    yield * unreadable(++seen)
+    if (columns === undefined) {
+      columns = checkHeader(format, cells)
+      continue
+    }
+    line++
+    if (cells.length !== columns.length) {
+      yield { line, field: '', message: `has ${cells.length} cells; the header has ${columns.length}` }
+      continue
+    }
+    const row = Object.fromEntries(columns.map((c, i) => [c, cells[i]!]))
+    if (format === 'csv') {
+      yield { line, value: eventFromCsv(row), columns: true }
+      continue
+    }
+    const day = format === 'yale-celi' ? date! : row.snapshot_date!.trim()
+    if (format === 'yale-celi-snapshots' && !/^\d{4}-\d{2}-\d{2}$/.test(day)) {
+      yield { line, field: '/snapshot_date', message: 'must be a date, YYYY-MM-DD' }
+      continue
+    }
+    const mapped = yaleLine(row, day)
+    yield 'line' in mapped ? { line, value: mapped.line } : { line, ...mapped }
+  }
+  yield * unreadable(Infinity)
+  if (columns === undefined) throw header('', 'is missing: the body is empty')
+}
+
+/** The records of a body in its format, at most `limit` bytes of it. */
+export function readRecords (body: Readable, format: ImportFormat, options: { limit: number, date?: string | undefined }): AsyncGenerator<InputRecord> {
+  const input = limited(body, options.limit)
+  return format === 'ndjson' ? ndjsonRecords(input) : csvRecords(input, format, options.date)
+}

@@ -1,0 +1,233 @@
+import { sql } from 'drizzle-orm'
+import t from 'tap'
+import type { App } from '../../src/app.js'
+import { queryRows } from '../../src/db/client.js'
+import { authHeader, buildTestApp, createCompany } from '../helper.js'
+
+const NDJSON = 'application/x-ndjson'
+
+async function postImport (app: App, headers: Record<string, string>, body: string, contentType = NDJSON, query = '') {
+  return app.inject({ method: 'POST', url: `/v1/imports${query}`, headers: { ...headers, 'content-type': contentType }, payload: body })
+}
+
+async function outcome (app: App, id: string, query = '') {
+  const res = await app.inject({ url: `/v1/imports/${id}${query}` })
+  return res.json()
+}
+
+const line = (overrides: Record<string, unknown>) => JSON.stringify({
+  region: 'RU', service: 'All operations', action: 'exit', date: '2022-03-08', sources: [{ url: 'https://news.example.com/a' }], ...overrides
+})
+
+const countOf = async (app: App, query: string) => (await queryRows<{ n: number }>(app.db, sql.raw(query)))[0]!.n
+
+t.test('NDJSON: companies by id and by name and country, created and matched; upsert on external_id', async (t) => {
+  const app = await buildTestApp(t)
+  const headers = await authHeader(app)
+  const known = await createCompany(app, { name: 'Known Co', country: 'DE' })
+  const body = [
+    line({ company_id: known.id, external_id: 'x-1', summary: 'first' }),
+    line({ company: { name: 'New Co', country: 'fr', sector: 'Retail' }, external_id: 'x-2' }),
+    line({ company: { name: 'known co', country: 'DE' }, external_id: 'x-3', sources: [{ url: 'https://news.example.com/b', quote: 'q' }] }),
+    line({ company: { name: 'New Co', country: 'FR' } })
+  ].join('\n') + '\n'
+  const res = await postImport(app, headers, body)
+  t.equal(res.statusCode, 202)
+  t.match(res.json(), { status: 'done' })
+  t.equal(res.headers.location, `/v1/imports/${res.json().id}`)
+  const first = await outcome(app, res.json().id)
+  t.match(first, { status: 'done', format: 'ndjson', mode: 'partial', counts: { created: 4, updated: 0, unchanged: 0, rejected: 0 }, progress: { lines_done: 4, lines_total: 4 }, errors: [] })
+  t.equal(await countOf(app, "SELECT count(*)::int AS n FROM companies WHERE name = 'New Co'"), 1, 'one company created, then matched')
+  t.equal(await countOf(app, "SELECT count(*)::int AS n FROM companies WHERE lower(name) = 'known co'"), 1, 'matched by name ignoring case')
+  t.equal(await countOf(app, "SELECT count(*)::int AS n FROM revisions WHERE resource_type = 'event' AND operation = 'created'"), 4)
+  t.equal(await countOf(app, "SELECT count(*)::int AS n FROM revisions WHERE resource_type = 'company' AND operation = 'created'"), 2)
+  const listed = (await app.inject({ url: '/v1/events?company=known%20co' })).json()
+  t.equal(listed.data.length, 2)
+  const x3 = listed.data.find((e: { external_id: string }) => e.external_id === 'x-3')
+  t.match(x3, { company_id: known.id, sources: [{ url: 'https://news.example.com/b', quote: 'q' }], version: 1 })
+
+  const again = await postImport(app, headers, [
+    line({ company_id: known.id, external_id: 'x-1', summary: 'second' }),
+    line({ company: { name: 'New Co', country: 'FR' }, external_id: 'x-2' }),
+    line({ company: { name: 'Known Co', country: 'DE' }, external_id: 'x-3', sources: [{ url: 'https://news.example.com/b' }] })
+  ].join('\n'))
+  t.match(await outcome(app, again.json().id), { status: 'done', counts: { created: 0, updated: 2, unchanged: 1, rejected: 0 } })
+  const x1 = (await app.inject({ url: '/v1/events?q=second' })).json().data[0]
+  t.match(x1, { external_id: 'x-1', summary: 'second', version: 2 })
+  const history = (await app.inject({ url: `/v1/events/${x1.id}/revisions` })).json()
+  t.same(history.data.map((r: { operation: string }) => r.operation), ['created', 'updated'])
+  t.equal(await countOf(app, "SELECT count(*)::int AS n FROM revisions WHERE resource_type = 'event'"), 6, 'none for the unchanged line')
+})
+
+t.test('rejected lines are reported with line, field and message; counts add up', async (t) => {
+  const app = await buildTestApp(t)
+  const headers = await authHeader(app)
+  const company = await createCompany(app)
+  const body = [
+    line({ company_id: company.id }),
+    '{"region": "RU",',
+    line({ company_id: company.id, region: 'XX' }),
+    line({ company_id: '01936f0e-7d5c-7cc1-9b8a-4f2a1e3c5d6e' }),
+    '',
+    line({ company_id: company.id, external_id: 'dup' }),
+    line({ company_id: company.id, external_id: 'dup' }),
+    line({ region: 'RU' }),
+    line({ company_id: company.id, date_precision: 'month', date: '2022-03-08' }),
+    '[1]',
+    line({ company_id: company.id, sources: [{ url: 'https://a.example/x' }, { url: 'https://A.example/x#frag' }] }),
+    line({ company_id: company.id, unknown: 1 }),
+    line({ company_id: company.id, service: 'nul\u0000' })
+  ].join('\n')
+  const res = await postImport(app, headers, body)
+  t.equal(res.statusCode, 202)
+  const result = await outcome(app, res.json().id)
+  t.match(result, { status: 'done', counts: { created: 2, updated: 0, unchanged: 0, rejected: 11 }, progress: { lines_done: 13, lines_total: 13 } })
+  const c = result.counts
+  t.equal(c.created + c.updated + c.unchanged + c.rejected, 13)
+  t.match(result.errors, [
+    { line: 2, field: '', message: /not valid JSON/ },
+    { line: 3, field: '/region', message: "unknown region code 'XX'" },
+    { line: 4, field: '/company_id', message: /existing company/ },
+    { line: 5, field: '', message: /empty/ },
+    { line: 7, field: '/external_id', message: 'duplicate of line 6' },
+    { line: 8, field: '/company_id', message: /required/ },
+    { line: 9, field: '/date', message: /first day of its month/ },
+    { line: 10, field: '', message: /JSON object/ },
+    { line: 11, field: '/sources/1/url', message: /same document/ },
+    { line: 12, field: '/unknown', message: /not an accepted field/ },
+    { line: 13, field: '/service', message: /NUL/ }
+  ])
+  const paged = await outcome(app, res.json().id, '?limit=4')
+  t.equal(paged.errors.length, 4)
+  const next = await outcome(app, res.json().id, `?limit=4&cursor=${paged.errors_next_cursor}`)
+  t.same(next.errors.map((e: { line: number }) => e.line), [7, 8, 9, 10])
+})
+
+t.test('CSV: fixed columns, empty cells null, bad rows rejected by record number (header not counted)', async (t) => {
+  const app = await buildTestApp(t)
+  const headers = await authHeader(app)
+  const company = await createCompany(app, { name: 'Csv Co', country: 'US' })
+  const csv = [
+    'company_id,company_name,company_country,region,service,action,date,summary,external_id,source_urls',
+    `${company.id},,,ru,Stores,suspend,2022-03-01,"Closed stores,\nthen more",c-1,https://a.example/1 https://a.example/2`,
+    ',Csv Co,US,RU,Online,exit,2022-04-01,,c-2,https://a.example/3',
+    ',Fresh Co,,RU,Online,exit,2022-04-01,,,https://a.example/4',
+    ',Csv Co,US,RU,Online,exit,2022-04-01,,c-3',
+    ',Csv Co,US,RU,Online,leave,2022-04-01,,c-4,https://a.example/5',
+    ',Csv Co,US,RU,Online,exit,2022-04-01,,c-5,'
+  ].join('\r\n') + '\r\n'
+  const res = await postImport(app, headers, csv, 'text/csv')
+  t.equal(res.statusCode, 202)
+  const result = await outcome(app, res.json().id)
+  t.match(result, { status: 'done', format: 'csv', counts: { created: 3, updated: 0, unchanged: 0, rejected: 3 }, progress: { lines_total: 6 } })
+  t.match(result.errors, [
+    { line: 4, field: '', message: 'has 9 cells; the header has 10' },
+    { line: 5, field: '/action', message: /must be equal to one of the allowed values/ },
+    { line: 6, field: '/source_urls', message: /fewer than 1/ }
+  ])
+  const events = (await app.inject({ url: '/v1/events?company=csv%20co&sort=date' })).json().data
+  t.equal(events.length, 2)
+  t.match(events[0], { external_id: 'c-1', region: 'RU', summary: 'Closed stores,\nthen more', source_count: 2, effective_date: null })
+  t.equal(events[1].company_id, company.id, 'company_name and company_country matched the existing company')
+  // An export imports back: same events, nothing changes.
+  const exported = await app.inject({ url: '/v1/events?company=csv%20co', headers: { accept: 'text/csv' } })
+  const back = await postImport(app, headers, exported.body, 'text/csv; charset=utf-8')
+  t.match(await outcome(app, back.json().id), { counts: { created: 0, updated: 0, unchanged: 2, rejected: 0 } })
+})
+
+t.test('CSV header problems and syntax errors', async (t) => {
+  const app = await buildTestApp(t)
+  const headers = await authHeader(app)
+  const unknown = await postImport(app, headers, 'region,service,action,date,source_urls,colour\r\n', 'text/csv')
+  t.equal(unknown.statusCode, 400)
+  t.match(unknown.json(), { code: 'APP_VALIDATION', errors: [{ in: 'body', pointer: '/header/colour' }] })
+  const missing = await postImport(app, headers, 'region,service,action,date,source_urls\r\n', 'text/csv')
+  t.match(missing.json(), { status: 400, errors: [{ pointer: '/header/company_id' }] })
+  const empty = await postImport(app, headers, '', 'text/csv')
+  t.match(empty.json(), { status: 400, errors: [{ pointer: '/header' }] })
+  const company = await createCompany(app)
+  const csvHeader = 'company_id,region,service,action,date,source_urls'
+  const badQuote = await postImport(app, headers, [
+    csvHeader,
+    `${company.id},RU,A,exit,2022-03-01,https://a.example/1`,
+    `${company.id},RU,"B"x,exit,2022-03-01,https://a.example/2`
+  ].join('\r\n'), 'text/csv')
+  t.equal(badQuote.statusCode, 202)
+  t.match(await outcome(app, badQuote.json().id), {
+    status: 'done', counts: { created: 1, rejected: 1 }, errors: [{ line: 2, field: '', message: /not valid CSV: Invalid Closing Quote/ }]
+  })
+  // An unclosed quote takes the rest of the body into its record: one record, rejected, and nothing after it.
+  const unclosed = await postImport(app, headers, [
+    csvHeader,
+    `${company.id},RU,C,exit,2022-03-01,https://a.example/3`,
+    `${company.id},RU,"D,exit,2022-03-01,https://a.example/4`,
+    `${company.id},RU,E,exit,2022-03-01,https://a.example/5`
+  ].join('\r\n'), 'text/csv')
+  t.match(await outcome(app, unclosed.json().id), {
+    status: 'done', counts: { created: 1, rejected: 1 }, progress: { lines_total: 2 }, errors: [{ line: 2, field: '', message: /Quote Not Closed/ }]
+  })
+})
+
+t.test('atomic: one rejected line and nothing lands; partial: the valid lines land', async (t) => {
+  const app = await buildTestApp(t)
+  const headers = await authHeader(app)
+  const company = await createCompany(app)
+  const body = [line({ company_id: company.id, external_id: 'a-1' }), line({ company: { name: 'Atomic New', country: 'GB' } }), line({ company_id: company.id, action: 'nope' })].join('\n')
+  const atomic = await postImport(app, headers, body, NDJSON, '?mode=atomic')
+  t.equal(atomic.statusCode, 202)
+  t.match(atomic.json(), { status: 'failed' })
+  t.match(await outcome(app, atomic.json().id), {
+    status: 'failed', mode: 'atomic', counts: { created: 0, updated: 0, unchanged: 2, rejected: 1 }, errors: [{ line: 3, field: '/action' }]
+  })
+  t.equal(await countOf(app, 'SELECT count(*)::int AS n FROM events'), 0)
+  t.equal(await countOf(app, "SELECT count(*)::int AS n FROM companies WHERE name = 'Atomic New'"), 0)
+  t.equal(await countOf(app, 'SELECT count(*)::int AS n FROM revisions WHERE resource_type = \'event\''), 0)
+
+  const good = await postImport(app, headers, body.split('\n').slice(0, 2).join('\n'), NDJSON, '?mode=atomic')
+  t.match(await outcome(app, good.json().id), { status: 'done', counts: { created: 2, rejected: 0 } })
+
+  const partial = await postImport(app, headers, [line({ company_id: company.id, external_id: 'p-1' }), line({ company_id: company.id, action: 'nope' })].join('\n'))
+  t.match(await outcome(app, partial.json().id), { status: 'done', counts: { created: 1, rejected: 1 } })
+  t.equal(await countOf(app, 'SELECT count(*)::int AS n FROM events'), 3)
+})
+
+t.test('media types, query parameters, scopes and unknown imports', async (t) => {
+  const app = await buildTestApp(t)
+  const writer = await authHeader(app)
+  const reader = await authHeader(app, ['read'])
+  const json = await app.inject({ method: 'POST', url: '/v1/imports', headers: writer, payload: { region: 'RU' } })
+  t.equal(json.statusCode, 415)
+  t.match(json.headers['content-type'], /^application\/problem\+json/)
+  const plain = await postImport(app, writer, 'x', 'text/plain')
+  t.equal(plain.statusCode, 415)
+  const badMode = await postImport(app, writer, '', NDJSON, '?mode=sometimes')
+  t.match(badMode.json(), { status: 400, errors: [{ in: 'querystring', pointer: '/mode' }] })
+  const badFormat = await postImport(app, writer, '', NDJSON, '?format=xml')
+  t.match(badFormat.json(), { status: 400, errors: [{ in: 'querystring', pointer: '/format' }] })
+  const mismatch = await postImport(app, writer, '', NDJSON, '?format=csv')
+  t.match(mismatch.json(), { status: 400, errors: [{ pointer: '/format' }] })
+  const noDate = await postImport(app, writer, 'name,grade\r\n', 'text/csv', '?format=yale-celi')
+  t.match(noDate.json(), { status: 400, errors: [{ pointer: '/date' }] })
+  const typo = await postImport(app, writer, '', NDJSON, '?mdoe=atomic')
+  t.match(typo.json(), { status: 400, errors: [{ pointer: '/mdoe' }] })
+  t.equal((await postImport(app, {}, '', NDJSON)).statusCode, 401)
+  t.equal((await postImport(app, reader, '', NDJSON)).statusCode, 403)
+  const empty = await postImport(app, writer, '', NDJSON)
+  t.equal(empty.statusCode, 202)
+  t.match(await outcome(app, empty.json().id), { status: 'done', counts: { created: 0, rejected: 0 }, progress: { lines_done: 0, lines_total: 0 } })
+  const missing = await app.inject({ url: '/v1/imports/01936f0e-7d5c-7cc1-9b8a-4f2a1e3c5d6e' })
+  t.equal(missing.statusCode, 404)
+  t.match(missing.json(), { code: 'APP_IMPORT_NOT_FOUND' })
+  const badCursor = await app.inject({ url: `/v1/imports/${empty.json().id}?cursor=nonsense` })
+  t.equal(badCursor.statusCode, 400)
+})
+
+t.test('a body over IMPORT_BODY_LIMIT_BYTES is a 413', async (t) => {
+  const app = await buildTestApp(t, { IMPORT_BODY_LIMIT_BYTES: '2048' })
+  const headers = await authHeader(app)
+  const company = await createCompany(app)
+  const body = Array.from({ length: 40 }, (_, i) => line({ company_id: company.id, service: `S${i}` })).join('\n')
+  const res = await postImport(app, headers, body)
+  t.equal(res.statusCode, 413)
+  t.match(res.json(), { status: 413, code: 'APP_PAYLOAD_TOO_LARGE' })
+})
