@@ -4,7 +4,8 @@ import { breakingChanges } from './contract/breaking-changes.js'
 
 /**
  * Fails when openapi/openapi.json breaks clients of the previous committed version: the committed one when the
- * working file has changed, else the one before the last commit that changed it (what CI sees on a fresh clone).
+ * working file has changed, else the one before the last commit that changed it on this branch's own line of
+ * history (what CI sees on a fresh clone; a merged branch's commits are not versions that main served).
  */
 const FILE = 'openapi/openapi.json'
 const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 })
@@ -15,7 +16,7 @@ let base: { label: string, content: string } | undefined
 if (working !== committed) {
   base = { label: 'HEAD', content: committed }
 } else {
-  const [, previous] = git('log', '-n', '2', '--format=%H', '--', FILE).trim().split('\n')
+  const [, previous] = git('log', '--first-parent', '-n', '2', '--format=%H', '--', FILE).trim().split('\n')
   if (previous) base = { label: previous.slice(0, 12), content: git('show', `${previous}:${FILE}`) }
 }
 if (!base) {
