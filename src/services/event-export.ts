@@ -109,6 +109,9 @@ export function createEventExportService ({ db, events: eventService, options }:
         // A cursor plans for the first rows by default; an export wants all of them, fast.
         await tx.execute(sql.raw('SET LOCAL cursor_tuple_fraction = 1'))
         await tx.execute(sql.raw("SET LOCAL work_mem = '128MB'"))
+        // Every row is read, so a nested loop never pays; with statistics not yet gathered (a table just loaded,
+        // autovacuum not run) the planner chose one over the sources aggregate and the export went quadratic.
+        await tx.execute(sql.raw('SET LOCAL enable_nestloop = off'))
         await tx.execute(sql`DECLARE export_rows NO SCROLL CURSOR FOR ${select}`)
         for (;;) {
           const rows = await queryRows<Record<string, unknown>>(tx, sql.raw(`FETCH ${BATCH} FROM export_rows`))
