@@ -46,18 +46,21 @@ const settledHorizon = sql`SELECT least(pg_snapshot_xmax(s.snap), (
  * skips a change. Changes to one resource keep their commit order, because every write locks or inserts
  * its resource before it writes anything else, which is when Postgres gives the transaction its id.
  */
+/** The columns of a revision that a change is made from. */
+export const revisionRowColumns = {
+  id: revisions.id,
+  resourceType: revisions.resourceType,
+  resourceId: revisions.resourceId,
+  operation: revisions.operation,
+  version: revisions.version,
+  data: revisions.data,
+  occurredAt: revisions.occurredAt,
+  txid: revisions.txid
+}
+
 export function createChangeService ({ db }: { db: Db }) {
   async function read (after: FeedPosition, limit: number, ex: Executor = db): Promise<{ rows: RevisionRow[], last: FeedPosition }> {
-    const rows = await ex.select({
-      id: revisions.id,
-      resourceType: revisions.resourceType,
-      resourceId: revisions.resourceId,
-      operation: revisions.operation,
-      version: revisions.version,
-      data: revisions.data,
-      occurredAt: revisions.occurredAt,
-      txid: revisions.txid
-    }).from(revisions)
+    const rows = await ex.select(revisionRowColumns).from(revisions)
       .where(and(
         sql`(${revisions.txid}, ${revisions.id}) > (${after.txid}::xid8, ${after.id}::uuid)`,
         sql`${revisions.txid} < (${settledHorizon})`

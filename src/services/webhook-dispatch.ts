@@ -6,7 +6,7 @@ import { toRfc3339 } from '../domain/time.js'
 import { matchesFilters, subjectOf, type WebhookFilters } from '../domain/webhook-filters.js'
 import type { Change } from '../schemas/changes.js'
 import type { DeliveryQueue } from '../webhooks/queue.js'
-import { toChange, type ChangeService } from './changes.js'
+import { revisionRowColumns, toChange, type ChangeService } from './changes.js'
 
 /** What one attempt needs: where to send, the secret to sign with, and the change. */
 export interface DeliveryTarget {
@@ -74,16 +74,7 @@ export function createWebhookDispatchService ({ db, changes, queue }: { db: Db, 
         url: webhookSubscriptions.url,
         secret: webhookSubscriptions.secret,
         deletedAt: webhookSubscriptions.deletedAt,
-        revision: {
-          id: revisions.id,
-          resourceType: revisions.resourceType,
-          resourceId: revisions.resourceId,
-          operation: revisions.operation,
-          version: revisions.version,
-          data: revisions.data,
-          occurredAt: revisions.occurredAt,
-          txid: revisions.txid
-        }
+        revision: revisionRowColumns
       }).from(webhookDeliveries)
         .innerJoin(webhookSubscriptions, eq(webhookSubscriptions.id, webhookDeliveries.subscriptionId))
         .innerJoin(revisions, eq(revisions.id, webhookDeliveries.revisionId))
