@@ -79,6 +79,7 @@ export async function buildApp (config: Config, { database, logger = { level: co
   const allowedCidrs = parseCidrList(config.WEBHOOK_ALLOWED_CIDRS)
   await app.register(servicesPlugin, {
     exportTimeoutMs: config.EXPORT_TIMEOUT_MS,
+    exportBatchRows: config.EXPORT_BATCH_ROWS,
     importTimeoutMs: config.IMPORT_TIMEOUT_MS,
     webhooks: {
       allowedCidrs,

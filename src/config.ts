@@ -18,6 +18,7 @@ export const ConfigSchema = Type.Object({
   HANDLER_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 15_000 }),
   KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 5000 }),
   EXPORT_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 600_000 }),
+  EXPORT_BATCH_ROWS: Type.Integer({ minimum: 1, maximum: 100_000, default: 5000 }),
   IMPORT_BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 1_073_741_824 }),
   IMPORT_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 600_000 }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),

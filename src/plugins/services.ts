@@ -49,11 +49,12 @@ declare module 'fastify' {
 
 export interface ServicesOptions {
   exportTimeoutMs: number
+  exportBatchRows: number
   importTimeoutMs: number
   webhooks: RetryPolicy & { allowedCidrs: Cidr[] }
 }
 
-export default fp<ServicesOptions>(async (app, { exportTimeoutMs, importTimeoutMs, webhooks }) => {
+export default fp<ServicesOptions>(async (app, { exportTimeoutMs, exportBatchRows, importTimeoutMs, webhooks }) => {
   // Services join a request's transaction when there is one (see plugins/idempotency.ts).
   const db = ambientDb(app.db)
   const companies = createCompanyService({ db })
@@ -71,7 +72,7 @@ export default fp<ServicesOptions>(async (app, { exportTimeoutMs, importTimeoutM
       db,
       events,
       // PGlite has one connection, which a cursor would hold for the whole export.
-      options: { timeoutMs: exportTimeoutMs, cursor: app.database.kind === 'postgres' }
+      options: { timeoutMs: exportTimeoutMs, batchRows: exportBatchRows, cursor: app.database.kind === 'postgres' }
     }),
     eventStats: createEventStatsService({ db }),
     health: createHealthService({ db: app.db }),

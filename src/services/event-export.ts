@@ -9,8 +9,6 @@ import type { Event, EventList, EventListQuery } from '../schemas/events.js'
 import { eventFilterConditions } from './event-filters.js'
 import type { EventService } from './events.js'
 
-const BATCH = 5000
-
 /** The CSV export's columns, fixed and in this order; lists are space-separated (URLs hold no spaces). */
 export const CSV_COLUMNS = [
   'id', 'company_id', 'company_name', 'region', 'service', 'action', 'date', 'date_precision', 'effective_date',
@@ -88,7 +86,8 @@ function encode (batches: Readable, format: ExportFormat): Readable {
   return csv
 }
 
-export interface ExportOptions { timeoutMs: number, cursor: boolean }
+/** `batchRows`: rows read from the database at a time, which bounds the export's memory. */
+export interface ExportOptions { timeoutMs: number, batchRows: number, cursor: boolean }
 
 export function createEventExportService ({ db, events: eventService, options }: { db: Db, events: EventService, options: ExportOptions }) {
   /**
@@ -114,7 +113,7 @@ export function createEventExportService ({ db, events: eventService, options }:
         await tx.execute(sql.raw('SET LOCAL enable_nestloop = off'))
         await tx.execute(sql`DECLARE export_rows NO SCROLL CURSOR FOR ${select}`)
         for (;;) {
-          const rows = await queryRows<Record<string, unknown>>(tx, sql.raw(`FETCH ${BATCH} FROM export_rows`))
+          const rows = await queryRows<Record<string, unknown>>(tx, sql.raw(`FETCH ${Math.trunc(options.batchRows)} FROM export_rows`))
           if (!started) {
             started = true
             resolve(encode(batches, format))
@@ -134,13 +133,13 @@ export function createEventExportService ({ db, events: eventService, options }:
 
   /** Every matching event, a page at a time along the list's keyset: for PGlite, whose one connection a cursor would hold. */
   async function pagedBatches (query: ExportQuery, format: ExportFormat): Promise<Readable> {
-    const first = await eventService.list({ ...query, limit: BATCH })
+    const first = await eventService.list({ ...query, limit: options.batchRows })
     async function * pages (): AsyncGenerator<EventList['data']> {
       let page = first
       for (;;) {
         if (page.data.length > 0) yield page.data
         if (page.next_cursor === null) return
-        page = await eventService.list({ ...query, limit: BATCH, cursor: page.next_cursor })
+        page = await eventService.list({ ...query, limit: options.batchRows, cursor: page.next_cursor })
       }
     }
     const batches = Readable.from(pages()).map((batch: Event[]) => format === 'ndjson' ? batch.map((e) => JSON.stringify(e)) : batch.map(csvRecord))

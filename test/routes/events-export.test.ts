@@ -10,10 +10,11 @@ import { serverUrl } from '../database.js'
 import { authHeader, buildTestApp, createCompany, createEvent } from '../helper.js'
 
 t.test('NDJSON and CSV exports stream every matching event, in list order', async (t) => {
-  const app = await buildTestApp(t)
+  const BATCH_ROWS = 40
+  const app = await buildTestApp(t, { EXPORT_BATCH_ROWS: String(BATCH_ROWS) })
   const company = await createCompany(app, { name: '=Formula, "Quoted" Co' })
   const other = await createCompany(app, { name: 'Other' })
-  const EVENTS = 2345 // more than two export batches
+  const EVENTS = 7 * BATCH_ROWS + 3 // half of them match: more than three export batches, the last one partial
   const inserted: Event[] = []
   for (let i = 0; i < EVENTS; i++) {
     inserted.push(await createEvent(app, {
@@ -29,7 +30,7 @@ t.test('NDJSON and CSV exports stream every matching event, in list order', asyn
   const pages: Event[] = []
   let cursor: string | null = null
   do {
-    const page: EventList = (await app.inject({ url: `/v1/events?${query}&limit=200${cursor ? `&cursor=${cursor}` : ''}` })).json()
+    const page: EventList = (await app.inject({ url: `/v1/events?${query}&limit=50${cursor ? `&cursor=${cursor}` : ''}` })).json()
     pages.push(...page.data)
     cursor = page.next_cursor
   } while (cursor)
@@ -80,10 +81,10 @@ t.test('exports refuse what does not apply, and Accept is negotiated', async (t)
 })
 
 t.test('a client that leaves mid-export frees the database', { skip: serverUrl ? false : 'the cursor export runs on a server' }, async (t) => {
-  const app = await buildTestApp(t)
+  const app = await buildTestApp(t, { EXPORT_BATCH_ROWS: '100' })
   const company = await createCompany(app)
   await app.db.execute(sql`INSERT INTO events (id, company_id, region, service, action, date)
-    SELECT gen_random_uuid(), ${company.id}, 'RU', 'Line ' || i, 'exit', DATE '2022-01-01' + (i % 300) FROM generate_series(1, 30000) i`)
+    SELECT gen_random_uuid(), ${company.id}, 'RU', 'Line ' || i, 'exit', DATE '2022-01-01' + (i % 300) FROM generate_series(1, 5000) i`)
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as AddressInfo
   for (let attempt = 0; attempt < 6; attempt++) {
