@@ -91,7 +91,7 @@ t.test('a partner subscribes to webhooks through the SDK and verifies a delivery
   })
   t.equal(event.response.status, 201)
 
-  const [delivery] = await eventually(() => receiver.received.length > 0 ? receiver.received : undefined, 15_000, 'the delivery')
+  const [delivery] = await eventually(() => receiver.received.length > 0 ? receiver.received : undefined, 45_000, 'the delivery')
   t.ok(verifyWebhookSignature({ payload: delivery!.body, header: delivery!.headers['webhook-signature'] as string, secret }), 'signed with the subscription secret')
   const change = JSON.parse(delivery!.body) as Change
   t.match(change, { type: 'event.created', resource_id: event.data!.id, data: { region: 'UA-43' } })
@@ -99,7 +99,7 @@ t.test('a partner subscribes to webhooks through the SDK and verifies a delivery
   const log = await eventually(async () => {
     const page = await client.GET('/v1/webhooks/{id}/deliveries', { params: { path: { id } } })
     return page.data?.data[0]?.status === 'succeeded' ? page.data.data : undefined
-  }, 5000, 'the delivery log')
+  }, 30_000, 'the delivery log')
   t.match(log, [{ change_id: change.id, change_type: 'event.created', attempts: 1 }])
   t.equal((await client.DELETE('/v1/webhooks/{id}', { params: { path: { id } } })).response.status, 204)
 })

@@ -24,11 +24,13 @@ t.test('matching changes are delivered as the feed\'s JSON, signed; others, and 
   // The last change matches every live subscription: once it is in, the ones before it were dispatched.
   const last = await post(app, writer, '/v1/events', eventBody(company.id, { region: 'RU-MOW' }))
 
-  await eventually(() => russianExits.received.length >= 2 && everything.received.length >= 5 ? true : undefined, 15_000, 'the deliveries')
+  await eventually(() => russianExits.received.length >= 2 && everything.received.length >= 5 ? true : undefined, 45_000, 'the deliveries')
   const feed: Change[] = (await app.inject({ url: '/v1/changes' })).json().data
   const byId = new Map(feed.map((c) => [c.id, c]))
 
-  const first = russianExits.received[0]!
+  // Deliveries run as concurrent jobs: like Stripe's, they may arrive in any order.
+  const first = russianExits.received.find((r) => JSON.parse(r.body).resource_id === exit.id)!
+  t.ok(first, 'the exit was delivered')
   t.equal(first.headers['content-type'], 'application/json')
   t.match(first.headers['webhook-signature'], /^t=\d+,v1=[0-9a-f]{64}$/)
   t.ok(verifyWebhookSignature({ payload: first.body, header: first.headers['webhook-signature'] as string, secret: filtered.secret }), 'the SDK verifies the signature')
@@ -37,16 +39,17 @@ t.test('matching changes are delivered as the feed\'s JSON, signed; others, and 
   t.match(change, { type: 'event.created', resource_id: exit.id, data: { id: exit.id, region: 'RU', action: 'exit' } })
   t.same(change, byId.get(change.id), 'the body is the change as the feed serves it')
 
-  t.same(russianExits.received.map((r) => JSON.parse(r.body).resource_id), [exit.id, last.id], 'only RU (and its subdivisions) exits')
+  t.same(russianExits.received.map((r) => JSON.parse(r.body).resource_id).sort(), [exit.id, last.id].sort(), 'only RU (and its subdivisions) exits')
   t.same(everything.received.map((r) => JSON.parse(r.body).type).sort(), ['company.created', 'event.created', 'event.created', 'event.created', 'event.created'])
   t.equal(removed.received.length, 0, 'a deleted subscription receives nothing')
 
   const log = await eventually(async () => {
     const entries = await deliveries(app, admin, filtered.id)
     return entries.every((d) => d.status === 'succeeded') ? entries : undefined
-  }, 5000, 'the log to settle')
+  }, 30_000, 'the log to settle')
   t.equal(log.length, 2)
-  t.match(log[0], {
+  const logged = log.find((d) => d.change_id === change.id)
+  t.match(logged, {
     subscription_id: filtered.id,
     change_id: change.id,
     change_type: 'event.created',
@@ -56,7 +59,7 @@ t.test('matching changes are delivered as the feed\'s JSON, signed; others, and 
     last_error: null,
     delivered_at: /^\d{4}-/
   })
-  t.equal(first.headers['webhook-id'], log[0]!.id, 'Webhook-Id is the delivery id')
+  t.equal(first.headers['webhook-id'], logged?.id, 'Webhook-Id is the delivery id')
   t.same(await deliveries(app, admin, all.id).then((d) => d.length), 5)
 })
 
@@ -77,8 +80,8 @@ t.test('failed attempts are retried with growing delays, logged, and a failed de
     return entry?.status === status ? entry : undefined
   }
   const [succeeded, failed] = await Promise.all([
-    eventually(() => settled(flakyHook.id, 'succeeded'), 15_000, 'the flaky delivery to succeed'),
-    eventually(() => settled(downHook.id, 'failed'), 15_000, 'the failing delivery to fail')
+    eventually(() => settled(flakyHook.id, 'succeeded'), 45_000, 'the flaky delivery to succeed'),
+    eventually(() => settled(downHook.id, 'failed'), 45_000, 'the failing delivery to fail')
   ])
   t.match(succeeded, { attempts: 3, last_response_status: 200, last_error: null })
   t.equal(flaky.received.length, 3, '500, 500, then 200')
@@ -98,7 +101,7 @@ t.test('failed attempts are retried with growing delays, logged, and a failed de
   const replay = await app.inject({ method: 'POST', url: `/v1/webhooks/${downHook.id}/deliveries/${failed.id}/replay`, headers: admin })
   t.equal(replay.statusCode, 202)
   t.match(replay.json(), { id: failed.id, status: 'pending', attempts: 3 })
-  const replayed = await eventually(() => settled(downHook.id, 'succeeded'), 10_000, 'the replay')
+  const replayed = await eventually(() => settled(downHook.id, 'succeeded'), 30_000, 'the replay')
   t.match(replayed, { attempts: 4, last_response_status: 200, last_error: null })
   t.equal(down.received.length, 4)
   t.equal(down.received[3]!.body, down.received[0]!.body, 'the same change')

@@ -44,7 +44,7 @@ export class Receiver {
 }
 
 /** Polls `check` until it returns a value (not undefined), or fails after `timeoutMs`. */
-export async function eventually<T> (check: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000, what = 'the condition'): Promise<T> {
+export async function eventually<T> (check: () => Promise<T | undefined> | T | undefined, timeoutMs = 45_000, what = 'the condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await check()

@@ -31,7 +31,7 @@ t.test('queued deliveries survive a restart: they arrive once a new app runs on 
   const [attempted] = await eventually(async () => {
     const log = await deliveries(first, admin, hook.id)
     return log[0] && log[0].attempts >= 1 ? log : undefined
-  }, 10_000, 'a first, failed attempt')
+  }, 30_000, 'a first, failed attempt')
   t.match(attempted, { status: 'pending', last_response_status: null, last_error: /ECONNREFUSED/ })
   await first.close()
 
@@ -43,13 +43,13 @@ t.test('queued deliveries survive a restart: they arrive once a new app runs on 
   await receiver.start()
   t.teardown(() => receiver.stop())
   const second = await open({})
-  const received = await eventually(() => receiver.received.length >= 2 ? receiver.received : undefined, 15_000, 'both deliveries after the restart')
+  const received = await eventually(() => receiver.received.length >= 2 ? receiver.received : undefined, 45_000, 'both deliveries after the restart')
   t.same(received.map((r) => JSON.parse(r.body).resource_id).sort(), [before.id, during.id].sort())
   t.ok(received.every((r) => verifyWebhookSignature({ payload: r.body, header: r.headers['webhook-signature'] as string, secret: hook.secret })))
   const log = await eventually(async () => {
     const entries = await deliveries(second, admin, hook.id)
     return entries.length === 2 && entries.every((d) => d.status === 'succeeded') ? entries : undefined
-  }, 5000, 'the log to settle')
+  }, 30_000, 'the log to settle')
   t.same(log.map((d) => d.attempts), [2, 1], 'the failed attempt before the restart is counted')
   t.equal(receiver.received.length, 2, 'each delivered once')
 })
