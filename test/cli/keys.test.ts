@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { buildApp } from '../../src/app.js'
+import { parseKeyCommand } from '../../src/cli/key-command.js'
 import { createDb, type Database } from '../../src/db/client.js'
 import { freshDatabase, serverUrl } from '../database.js'
 import { testConfig } from '../helper.js'
@@ -78,9 +79,7 @@ t.test('on a fresh embedded database', embeddedOnly, async (t) => {
   t.match(unknown.stderr, /nobody/)
 })
 
-t.test('bad command lines exit non-zero with a usage message and touch no database', embeddedOnly, async (t) => {
-  const dataDir = join(tmpdir(), `market-exits-cli-never-${process.pid}`)
-  const env = { DATA_DIR: dataDir }
+t.test('bad command lines are refused with the usage text', async (t) => {
   const cases: Record<string, string[]> = {
     'unknown scope': ['create', '--name', 'x', '--scopes', 'read,superuser'],
     'missing --name': ['create', '--scopes', 'read'],
@@ -90,12 +89,19 @@ t.test('bad command lines exit non-zero with a usage message and touch no databa
     'unknown command': ['list'],
     'unknown option': ['create', '--nmae', 'x']
   }
-  const results = await Promise.all(Object.values(cases).map((args) => keys(args, env)))
-  for (const [i, why] of Object.keys(cases).entries()) {
-    const result = results[i]!
-    t.not(result.code, 0, `${why}: non-zero exit`)
-    t.match(result.stderr, /usage/i, `${why}: usage message`)
-    t.equal(result.stdout, '', `${why}: nothing on stdout`)
+  for (const [why, args] of Object.entries(cases)) t.throws(() => parseKeyCommand(args), /usage/, why)
+  t.throws(() => parseKeyCommand(cases['unknown scope']!), /unknown scope 'superuser'/, 'the unknown scope is named')
+  t.same(parseKeyCommand(['create', '--name', ' bot ']), { command: 'create', name: 'bot', scopes: ['read', 'write'] }, 'read,write by default, the name trimmed')
+  t.same(parseKeyCommand(['revoke', '--name', 'bot']), { command: 'revoke', name: 'bot', scopes: ['read', 'write'] })
+})
+
+t.test('the command exits non-zero on a bad command line, with the usage on stderr, and touches no database', embeddedOnly, async (t) => {
+  const dataDir = join(tmpdir(), `market-exits-cli-never-${process.pid}`)
+  const results = await Promise.all([['create', '--name', 'x', '--scopes', 'read,superuser'], []].map((args) => keys(args, { DATA_DIR: dataDir })))
+  for (const result of results) {
+    t.not(result.code, 0, 'non-zero exit')
+    t.match(result.stderr, /usage/i, 'usage message')
+    t.equal(result.stdout, '', 'nothing on stdout')
   }
   t.match(results[0]!.stderr, /superuser/, 'the unknown scope is named')
   t.notOk(existsSync(dataDir), 'no database was created')
