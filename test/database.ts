@@ -64,9 +64,102 @@ export async function freshDatabase (options: { statementTimeoutMs?: number, con
     const database = await createDb({ databaseUrl: url, dataDir: 'memory://', poolMax: 5, ...options })
     return { database, url, drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) }
   }
-  const image = new Blob([await readFile(pgliteImagePath)])
-  const database = await createDb({ dataDir: 'memory://', pgliteImage: image })
-  return { database, drop: async () => {} }
+  return freshPglite()
+}
+
+/** The migrated template as a PGlite data directory image: loading it is much cheaper than initdb and the migrations. */
+export async function templateImage (): Promise<Blob> {
+  return new Blob([await readFile(pgliteImagePath)])
+}
+
+/** What a PGlite database holds right after the migrations: the tables to empty, and the rows to put back. */
+interface PgliteBaseline { tables: string[], rows: Array<{ table: string, json: string }>, schema: string }
+
+// The schema's objects and definitions: a test that changed them (to make a write fail, say) leaves an instance that cannot be reused.
+const SCHEMA_FINGERPRINT = `SELECT md5(string_agg(item, ',' ORDER BY item)) AS schema FROM (
+    SELECT 'class ' || c.oid::regclass::text || ' ' || c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname IN ('public', 'pgboss')
+    UNION ALL SELECT 'column ' || a.attrelid::regclass::text || '.' || a.attname || ' ' || a.atttypid || ' ' || a.attnotnull || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
+      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE n.nspname IN ('public', 'pgboss') AND a.attnum > 0 AND NOT a.attisdropped
+    UNION ALL SELECT 'function ' || p.oid::regprocedure::text || ' ' || md5(p.prosrc) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname IN ('public', 'pgboss')
+    UNION ALL SELECT 'trigger ' || t.tgrelid::regclass::text || '.' || t.tgname || ' ' || t.tgenabled::text || ' ' || t.tgfoid::regproc::text FROM pg_trigger t WHERE NOT t.tgisinternal
+    UNION ALL SELECT 'constraint ' || c.conrelid::regclass::text || '.' || c.conname || ' ' || pg_get_constraintdef(c.oid) FROM pg_constraint c
+      JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname IN ('public', 'pgboss')
+  ) items(item)`
+
+let baseline: PgliteBaseline | undefined
+/** A PGlite instance that a finished test gave back, to be reset for the next one. */
+let spare: Database | undefined
+let closesAtEnd = false
+
+/**
+ * Starting PGlite from the template image costs about a second of CPU, and the suite builds some 150 apps;
+ * so a test file keeps one instance and a test that ends gives it back, emptied to the template's state for
+ * the next one. A test that needs two at once gets a second instance from the image.
+ */
+async function freshPglite (): Promise<TestDatabase> {
+  let instance = spare
+  spare = undefined
+  if (instance) {
+    await resetPglite(instance, baseline!)
+  } else {
+    instance = await createDb({ dataDir: 'memory://', pgliteImage: await templateImage() })
+    baseline ??= await readBaseline(instance)
+  }
+  const shared = instance
+  // The app closes its database when it closes; the instance stays open for the next test until the process ends.
+  const database: Database = { ...shared, close: async () => {} }
+  let dropped = false
+  return {
+    database,
+    drop: async () => {
+      if (dropped) return
+      dropped = true
+      if (spare || await schemaOf(shared) !== baseline!.schema) {
+        await shared.close()
+      } else {
+        spare = shared
+        // An open instance keeps the process alive: the last one closes when the file's tests are done.
+        if (!closesAtEnd) (await import('tap')).default.teardown(async () => { await spare?.close() })
+        closesAtEnd = true
+      }
+    }
+  }
+}
+
+async function readBaseline (database: Database): Promise<PgliteBaseline> {
+  const { rows } = await database.pglite!.query<{ name: string }>(`SELECT format('%I.%I', n.nspname, c.relname) AS name
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname IN ('public', 'pgboss') ORDER BY 1`)
+  const tables = rows.map((r) => r.name)
+  const seeded: PgliteBaseline['rows'] = []
+  for (const table of tables) {
+    const { rows: [row] } = await database.pglite!.query<{ json: string | null }>(`SELECT json_agg(t)::text AS json FROM ${table} t`)
+    if (row?.json) seeded.push({ table, json: row.json })
+  }
+  return { tables, rows: seeded, schema: await schemaOf(database) }
+}
+
+async function schemaOf (database: Database): Promise<string> {
+  const { rows: [row] } = await database.pglite!.query<{ schema: string }>(SCHEMA_FINGERPRINT)
+  return row!.schema
+}
+
+async function resetPglite (database: Database, { tables, rows }: PgliteBaseline): Promise<void> {
+  const pglite = database.pglite!
+  // Session state too: a transaction, settings, advisory locks, prepared statements and cursors that a test left behind.
+  await pglite.exec('ROLLBACK')
+  await pglite.exec('DISCARD ALL')
+  await pglite.exec("SET TimeZone = 'UTC'")
+  await pglite.transaction(async (tx) => {
+    await tx.exec(`TRUNCATE ${tables.join(', ')} RESTART IDENTITY CASCADE`)
+    for (const { table, json } of rows) {
+      await tx.query(`INSERT INTO ${table} SELECT * FROM json_populate_recordset(NULL::${table}, $1)`, [json])
+    }
+  })
 }
 
 export interface ReopenableDatabase { open: () => Promise<Database>, drop: () => Promise<void> }
@@ -89,7 +182,7 @@ export async function reopenableDatabase (): Promise<ReopenableDatabase> {
     }
   }
   const dataDir = await mkdtemp(join(tmpdir(), 'market-exits-reopen-'))
-  let image: Blob | undefined = new Blob([await readFile(pgliteImagePath)])
+  let image: Blob | undefined = await templateImage()
   return {
     open: async () => {
       const database = await createDb({ dataDir, pgliteImage: image })
