@@ -77,7 +77,8 @@ async function getJson (url: string) {
 
 const key = (e: Event) => `${e.company.name}|${e.service}|${e.action}|${e.region}|${e.date}`
 
-t.test('npm start: migrations, the sample, restarts and SIGTERM', async (t) => {
+// The servers here run on the embedded database whatever the suite's, so only the PGlite suite runs them.
+t.test('npm start: migrations, the sample, restarts and SIGTERM', { skip: serverUrl ? 'runs in the embedded (PGlite) suite' : false }, async (t) => {
   const startedAt = Date.now()
   const dir = await serverDir()
   t.comment(`built in ${Date.now() - startedAt} ms`)

@@ -64,7 +64,7 @@ function isSorted (events: Event[], sort: SortName): boolean {
   return events.every((e, i) => i === 0 || compare(events[i - 1]!, e, sort) < 0)
 }
 
-t.test('1,000 events: every sort order walks each event exactly once, in order, also under concurrent inserts', async (t) => {
+t.test('300 events: every sort order walks each event exactly once, in order, also under concurrent inserts', async (t) => {
   const app = await buildTestApp(t)
   const companies = await Promise.all(['Amazon', 'Ozon', 'Yandex', 'Société Générale', 'Wildberries']
     .map((name) => createCompany(app, { name })))
@@ -82,11 +82,11 @@ t.test('1,000 events: every sort order walks each event exactly once, in order, 
   }
 
   const created: Event[] = []
-  for (let batch = 0; batch < 50; batch++) {
+  for (let batch = 0; batch < 15; batch++) {
     created.push(...await Promise.all(Array.from({ length: 20 }, () => make())))
   }
-  t.equal(created.length, 1000)
-  t.equal(new Set(created.map((e) => e.id)).size, 1000, '1,000 distinct events')
+  t.equal(created.length, 300)
+  t.equal(new Set(created.map((e) => e.id)).size, 300, '300 distinct events')
 
   // Change one event in ten, oldest last, so that updated_at orders differently from created_at.
   const byId = new Map(created.map((e) => [e.id, e]))
@@ -101,9 +101,9 @@ t.test('1,000 events: every sort order walks each event exactly once, in order, 
 
   t.test('a quiet walk returns exactly the expected order', async (t) => {
     for (const sort of SORTS) {
-      const result = await walk(t, app, { sort, limit: '97' })
+      const result = await walk(t, app, { sort, limit: '29' })
       if (!result.ok) continue
-      t.equal(result.pages, 11, `${sort}: 10 full pages and one of 30`)
+      t.equal(result.pages, 11, `${sort}: 10 full pages and one of 10`)
       t.equal(result.lastCursor, null, `${sort}: the last page has next_cursor null`)
       t.same(result.events.map((e) => e.id), expectedOrder(originals, sort), `${sort}: each event once, in order`)
     }
@@ -121,7 +121,7 @@ t.test('1,000 events: every sort order walks each event exactly once, in order, 
         }
       }
       const insertOne = async () => inserted.push(await make('2021-01-01'))
-      const result = await walk(t, app, { sort, limit: '97' }, { before: insertSome, during: insertOne })
+      const result = await walk(t, app, { sort, limit: '29' }, { before: insertSome, during: insertOne })
       if (!result.ok) continue
       const seen = new Map<string, number>()
       for (const e of result.events) seen.set(e.id, (seen.get(e.id) ?? 0) + 1)
