@@ -9,11 +9,11 @@ import t from 'tap'
  */
 export const GROUPS: Record<string, string[]> = {
   'domain-and-cli': ['domain/', 'cli/keys.test.ts', 'db/unavailable.test.ts', 'webhooks/send.test.ts', 'sdk/helpers.test.ts'],
-  'server-and-contract': ['server.test.ts', 'contract/breaking-changes.test.ts', 'db/data-dir-lock.test.ts', 'imports/yale.test.ts'],
+  'server-and-contract': ['server.test.ts', 'contract/breaking-changes.test.ts', 'db/data-dir-lock.test.ts'],
   pagination: ['routes/events-pagination.test.ts', 'routes/regions.test.ts', 'routes/smoke.test.ts'],
   'changes-and-companies': ['routes/changes.test.ts', 'routes/companies.test.ts', 'routes/sources.test.ts'],
   'facets-meta-export': ['routes/insight-facets.test.ts', 'routes/meta.test.ts', 'routes/events-export.test.ts'],
-  webhooks: ['webhooks/delivery.test.ts', 'webhooks/restart.test.ts', 'sdk/partner-scenario.test.ts', 'routes/webhooks.test.ts'],
+  'webhooks-and-yale': ['webhooks/delivery.test.ts', 'webhooks/restart.test.ts', 'sdk/partner-scenario.test.ts', 'routes/webhooks.test.ts', 'imports/yale.test.ts'],
   plugins: ['plugins/'],
   events: ['routes/idempotency.test.ts', 'routes/events.test.ts', 'routes/errors.test.ts', 'routes/events-validation.test.ts'],
   insight: ['routes/insight-status.test.ts', 'routes/events-list.test.ts', 'routes/insight-rollups.test.ts', 'routes/insight-match.test.ts',

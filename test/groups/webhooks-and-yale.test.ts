@@ -1,3 +1,3 @@
 import { runGroup } from './index.js'
 
-await runGroup('webhooks')
+await runGroup('webhooks-and-yale')
