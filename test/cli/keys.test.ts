@@ -19,6 +19,8 @@ function run (command: string, args: string[], env: Record<string, string>): Pro
   const base = { ...process.env }
   delete base.DATABASE_URL
   delete base.TEST_DATABASE_URL
+  // tsx's coverage maps every source file to one line and spoils the suite's report (see test/server.test.ts).
+  base._TAPJS_PROCESSINFO_COVERAGE_ = '0'
   return new Promise((resolve) => {
     execFile(command, args, { cwd: root, env: { ...base, ...env }, timeout: 120_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr })
