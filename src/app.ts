@@ -1,4 +1,5 @@
 import compress from '@fastify/compress'
+import helmet from '@fastify/helmet'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import { v7 as uuidv7 } from 'uuid'
@@ -72,6 +73,9 @@ export async function buildApp (config: Config, { database, logger = { level: co
   for (const schema of [ApiKey, ApiKeyCreate, WebhookFilters, Webhook, WebhookCreate, WebhookDelivery]) app.addSchema(schema)
 
   await app.register(errorsPlugin)
+  // Security headers on every response, problems included. The data is public and meant to be fetched from
+  // other origins (CORS decides who may read it), so resources are not restricted to this origin.
+  await app.register(helmet, { crossOriginResourcePolicy: { policy: 'cross-origin' } })
   await app.register(corsPlugin, { origins: config.CORS_ORIGINS })
   await app.register(deprecationPlugin)
   await app.register(dbPlugin, { database })
