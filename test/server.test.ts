@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import t, { type Test } from 'tap'
-import { admin, serverUrl } from './database.js'
+import { admin, serverUrl, subprocessEnv } from './database.js'
 
 const root = new URL('../', import.meta.url).pathname
 
@@ -34,13 +34,7 @@ interface Server { base: string, output: () => string, stop: () => Promise<{ cod
 /** Starts the server on a free port and waits until /healthz answers. */
 async function startServer (t: Test, dir: string, env: Record<string, string>): Promise<Server> {
   const port = await freePort()
-  const inherited = { ...process.env }
-  delete inherited.DATABASE_URL
-  delete inherited.TEST_DATABASE_URL
-  // No coverage from the child (tap's switch): it runs its TypeScript through tsx, whose coverage maps every source
-  // file to one line, and merged with the suite's it made the report count about 300 lines in all.
-  inherited._TAPJS_PROCESSINFO_COVERAGE_ = '0'
-  const childEnv = { ...inherited, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }
+  const childEnv = subprocessEnv({ PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env })
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: dir, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout!.on('data', (chunk) => { output += chunk })

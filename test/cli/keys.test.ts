@@ -7,7 +7,7 @@ import t, { type Test } from 'tap'
 import { buildApp } from '../../src/app.js'
 import { parseKeyCommand } from '../../src/cli/key-command.js'
 import { createDb, type Database } from '../../src/db/client.js'
-import { freshDatabase, serverUrl } from '../database.js'
+import { freshDatabase, serverUrl, subprocessEnv } from '../database.js'
 import { testConfig } from '../helper.js'
 
 const root = new URL('../../', import.meta.url).pathname
@@ -16,13 +16,8 @@ interface Run { code: number, stdout: string, stderr: string }
 
 /** Runs a command in the repository with a clean database environment plus `env`. */
 function run (command: string, args: string[], env: Record<string, string>): Promise<Run> {
-  const base = { ...process.env }
-  delete base.DATABASE_URL
-  delete base.TEST_DATABASE_URL
-  // tsx's coverage maps every source file to one line and spoils the suite's report (see test/server.test.ts).
-  base._TAPJS_PROCESSINFO_COVERAGE_ = '0'
   return new Promise((resolve) => {
-    execFile(command, args, { cwd: root, env: { ...base, ...env }, timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile(command, args, { cwd: root, env: subprocessEnv(env), timeout: 120_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr })
     })
   })
