@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
-import { createDb, type Database } from '../src/db/client.js'
+import { createDb, prepareSession, type Database } from '../src/db/client.js'
 import { runMigrations } from '../src/db/migrate.js'
 
 /** The server the suite runs on, if any; without one it runs on PGlite. */
@@ -165,7 +165,7 @@ async function resetPglite (database: Database, { tables, rows }: PgliteBaseline
   // Session state too: a transaction, settings, advisory locks, prepared statements and cursors that a test left behind.
   await pglite.exec('ROLLBACK')
   await pglite.exec('DISCARD ALL')
-  await pglite.exec("SET TimeZone = 'UTC'")
+  await prepareSession(pglite)
   await pglite.transaction(async (tx) => {
     await tx.exec(`TRUNCATE ${tables.join(', ')} RESTART IDENTITY CASCADE`)
     for (const { table, json } of rows) {

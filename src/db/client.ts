@@ -86,6 +86,11 @@ function loadPgliteRuntime () {
   return pgliteRuntime
 }
 
+/** The session settings every PGlite connection runs with (the server gets the same through its connection options). */
+export async function prepareSession (pglite: PGlite): Promise<void> {
+  await pglite.exec("SET TimeZone = 'UTC'")
+}
+
 async function createPglite (options: DatabaseOptions): Promise<Database> {
   const inMemory = options.dataDir.startsWith('memory://')
   let unlock = async () => {}
@@ -102,7 +107,7 @@ async function createPglite (options: DatabaseOptions): Promise<Database> {
     await unlock()
     throw err
   })
-  await pglite.exec("SET TimeZone = 'UTC'")
+  await prepareSession(pglite)
   const db = drizzlePglite(pglite, { schema, casing: 'snake_case' }) as unknown as Db
   return { db, kind: 'pglite', pglite, close: async () => { await pglite.close(); await unlock() } }
 }
