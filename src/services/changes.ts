@@ -37,15 +37,6 @@ const settledHorizon = sql`SELECT least(pg_snapshot_xmax(s.snap), (
       SELECT backend_xid::text::numeric FROM pg_stat_activity WHERE datname <> current_database() AND backend_xid IS NOT NULL)))
   FROM (SELECT pg_current_snapshot() AS snap) AS s`
 
-/**
- * The change feed, read from the revisions that every write records in its own transaction.
- *
- * Transactions commit in another order than the one in which they took their ids, so the feed only shows
- * changes of transactions older than every transaction of this database still open (the settled horizon):
- * everything before that point is settled, and a change that commits later always sorts after it. A cursor therefore never
- * skips a change. Changes to one resource keep their commit order, because every write locks or inserts
- * its resource before it writes anything else, which is when Postgres gives the transaction its id.
- */
 /** The columns of a revision that a change is made from. */
 export const revisionRowColumns = {
   id: revisions.id,
@@ -58,6 +49,15 @@ export const revisionRowColumns = {
   txid: revisions.txid
 }
 
+/**
+ * The change feed, read from the revisions that every write records in its own transaction.
+ *
+ * Transactions commit in another order than the one in which they took their ids, so the feed only shows
+ * changes of transactions older than every transaction of this database still open (the settled horizon):
+ * everything before that point is settled, and a change that commits later always sorts after it. A cursor therefore never
+ * skips a change. Changes to one resource keep their commit order, because every write locks or inserts
+ * its resource before it writes anything else, which is when Postgres gives the transaction its id.
+ */
 export function createChangeService ({ db }: { db: Db }) {
   async function read (after: FeedPosition, limit: number, ex: Executor = db): Promise<{ rows: RevisionRow[], last: FeedPosition }> {
     const rows = await ex.select(revisionRowColumns).from(revisions)
