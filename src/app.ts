@@ -11,10 +11,12 @@ import corsPlugin from './plugins/cors.js'
 import dbPlugin from './plugins/db.js'
 import deprecationPlugin from './plugins/deprecation.js'
 import errorsPlugin from './plugins/errors.js'
+import overloadPlugin from './plugins/overload.js'
 import idempotencyPlugin from './plugins/idempotency.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
 import requestGuardsPlugin from './plugins/request-guards.js'
 import servicesPlugin from './plugins/services.js'
+import shutdownPlugin from './plugins/shutdown.js'
 import swaggerPlugin from './plugins/swagger.js'
 import webhooksPlugin from './plugins/webhooks.js'
 import apiKeysRoutes from './routes/api-keys/index.js'
@@ -54,6 +56,9 @@ export async function buildApp (config: Config, { database, logger = { level: co
     // A request that is not answered in time gets a 503 problem instead of holding its client.
     handlerTimeout: config.HANDLER_TIMEOUT_MS,
     keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
+    // Node enforces requestTimeout only when it sweeps its connections, every 30 s by default: a slow client
+    // would hold its socket that much longer than the setting says.
+    http: { connectionsCheckingInterval: Math.min(1000, config.REQUEST_TIMEOUT_MS) },
     return503OnClosing: true,
     // A well-formed X-Request-Id from the caller is kept, so that one id follows a request across services.
     genReqId: (req) => {
@@ -73,6 +78,12 @@ export async function buildApp (config: Config, { database, logger = { level: co
   for (const schema of [ApiKey, ApiKeyCreate, WebhookFilters, Webhook, WebhookCreate, WebhookDelivery]) app.addSchema(schema)
 
   await app.register(errorsPlugin)
+  await app.register(shutdownPlugin)
+  // Before anything that costs a query (authentication), so that shedding load is cheap.
+  await app.register(overloadPlugin, {
+    maxEventLoopDelayMs: config.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS,
+    maxEventLoopUtilization: config.OVERLOAD_MAX_EVENT_LOOP_UTILIZATION
+  })
   // Security headers on every response, problems included. The data is public and meant to be fetched from
   // other origins (CORS decides who may read it), so resources are not restricted to this origin.
   await app.register(helmet, { crossOriginResourcePolicy: { policy: 'cross-origin' } })

@@ -17,6 +17,10 @@ export const ConfigSchema = Type.Object({
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 30_000 }),
   HANDLER_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 15_000 }),
   KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 5000 }),
+  // Load shedding (503 with Retry-After); 0 turns a check off. Utilisation is off by default: a benchmark or a
+  // busy but healthy process runs near 1, while a mean delay of a second means requests are queueing.
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, default: 1000 }),
+  OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
   EXPORT_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 600_000 }),
   EXPORT_BATCH_ROWS: Type.Integer({ minimum: 1, maximum: 100_000, default: 5000 }),
   IMPORT_BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 1_073_741_824 }),

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { problemKindBySlug, problemKinds } from '../../domain/problems.js'
 import { problems } from '../../schemas/common.js'
+import { servedUnderPressure } from '../../plugins/overload.js'
 
 const tags = ['meta']
 
@@ -19,6 +20,7 @@ const Readiness = Type.Object({
 
 const metaRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/healthz', {
+    config: servedUnderPressure,
     schema: {
       operationId: 'getHealth',
       summary: 'Liveness',
