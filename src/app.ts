@@ -7,6 +7,7 @@ import type { Config } from './config.js'
 import type { Database } from './db/client.js'
 import authPlugin from './plugins/auth.js'
 import changeReasonPlugin from './plugins/change-reason.js'
+import connectionsPlugin from './plugins/connections.js'
 import corsPlugin from './plugins/cors.js'
 import dbPlugin from './plugins/db.js'
 import deprecationPlugin from './plugins/deprecation.js'
@@ -16,7 +17,6 @@ import idempotencyPlugin from './plugins/idempotency.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
 import requestGuardsPlugin from './plugins/request-guards.js'
 import servicesPlugin from './plugins/services.js'
-import shutdownPlugin from './plugins/shutdown.js'
 import swaggerPlugin from './plugins/swagger.js'
 import webhooksPlugin from './plugins/webhooks.js'
 import apiKeysRoutes from './routes/api-keys/index.js'
@@ -37,6 +37,7 @@ import { Event, EventCreate, EventUpdate, Source, SourceInput } from './schemas/
 import { MatchRequest } from './schemas/insight.js'
 import { Webhook, WebhookCreate, WebhookDelivery, WebhookFilters } from './schemas/webhooks.js'
 import { parseCidrList } from './domain/addresses.js'
+import { serializeRequest } from './logging.js'
 import { JsonPatchOperation } from './schemas/revisions.js'
 import { customFormats, schemaController } from './validation.js'
 
@@ -47,10 +48,16 @@ export interface BuildOptions {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
+/** The caller's logger options, with secrets kept out of every line: credential headers, and keys sent in a URL. */
+function loggerOptions (given: Exclude<FastifyServerOptions['logger'], boolean | undefined>) {
+  const { serializers, ...rest } = given as { serializers?: Record<string, unknown> }
+  return { ...rest, serializers: { req: serializeRequest, ...serializers }, redact: ['req.headers.authorization', 'req.headers.cookie'] }
+}
+
 /** The whole API as a Fastify instance, over a database the caller opened; it closes that database on close. */
 export async function buildApp (config: Config, { database, logger = { level: config.LOG_LEVEL } }: BuildOptions) {
   const app = Fastify({
-    logger: logger === false ? false : { ...(typeof logger === 'object' ? logger : {}), redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    logger: logger === false ? false : loggerOptions(typeof logger === 'object' ? logger : {}),
     bodyLimit: config.BODY_LIMIT_BYTES,
     requestTimeout: config.REQUEST_TIMEOUT_MS,
     // A request that is not answered in time gets a 503 problem instead of holding its client.
@@ -78,7 +85,7 @@ export async function buildApp (config: Config, { database, logger = { level: co
   for (const schema of [ApiKey, ApiKeyCreate, WebhookFilters, Webhook, WebhookCreate, WebhookDelivery]) app.addSchema(schema)
 
   await app.register(errorsPlugin)
-  await app.register(shutdownPlugin)
+  await app.register(connectionsPlugin)
   // Before anything that costs a query (authentication), so that shedding load is cheap.
   await app.register(overloadPlugin, {
     maxEventLoopDelayMs: config.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS,

@@ -36,6 +36,10 @@ export default fp(async (app) => {
       const detail = described.map((d) => `${d.in}${d.pointer} ${d.rule}`).join('; ')
       return send(reply, problem(req, 400, detail, 'APP_VALIDATION', described.map(({ rule, ...e }) => e)))
     }
+    // Fastify's handler timeout runs from routing on, so it also ends a body that arrives too slowly: the client's fault.
+    if (err.code === 'FST_ERR_HANDLER_TIMEOUT' && !req.raw.complete) {
+      return send(reply, problem(req, 408, 'The request body did not arrive in the time allowed', 'APP_REQUEST_TIMEOUT'))
+    }
     if (isDatabaseUnavailable(err)) {
       req.log.warn({ err }, 'database unavailable')
       return send(reply, problem(req, 503, 'The database is unavailable; retry shortly', 'APP_DATABASE_UNAVAILABLE'))

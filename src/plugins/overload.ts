@@ -16,7 +16,9 @@ export interface OverloadOptions {
 export default fp<OverloadOptions>(async (app, options) => {
   await app.register(underPressure, {
     maxEventLoopDelay: options.maxEventLoopDelayMs,
-    maxEventLoopUtilization: options.maxEventLoopUtilization
+    maxEventLoopUtilization: options.maxEventLoopUtilization,
+    // Utilisation over the last sample, not since start-up, which would keep shedding long after a busy spell.
+    eventLoopUtilizationMode: 'interval'
   })
 }, { name: 'overload', dependencies: ['errors'] })
 

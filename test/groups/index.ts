@@ -19,15 +19,16 @@ export const GROUPS: Record<string, string[]> = {
   insight: ['routes/insight-status.test.ts', 'routes/events-list.test.ts', 'routes/insight-rollups.test.ts', 'routes/insight-match.test.ts',
     'routes/insight-timeline.test.ts'],
   'bulk-and-history': ['routes/api-keys.test.ts', 'routes/imports.test.ts', 'routes/revisions.test.ts',
-    'routes/known-at.test.ts', 'openapi.test.ts', 'db/integrity.test.ts']
+    'routes/known-at.test.ts', 'openapi.test.ts', 'db/integrity.test.ts'],
+  security: ['security/']
 }
 
 const testDir = new URL('../', import.meta.url)
 
-/** Every test file under test/, outside this directory, relative to test/. */
+/** Every test file under test/, outside this directory and the fault suite (`npm run test:faults`), relative to test/. */
 async function testFiles (): Promise<string[]> {
   const entries = await readdir(testDir, { recursive: true })
-  return entries.map((e) => e.replaceAll('\\', '/')).filter((e) => e.endsWith('.test.ts') && !e.startsWith('groups/')).sort()
+  return entries.map((e) => e.replaceAll('\\', '/')).filter((e) => e.endsWith('.test.ts') && !e.startsWith('groups/') && !e.startsWith('faults/')).sort()
 }
 
 const inGroup = (file: string, entries: string[]) => entries.some((e) => (e.endsWith('/') ? file.startsWith(e) : file === e))

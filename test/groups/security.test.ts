@@ -1,0 +1,3 @@
+import { runGroup } from './index.js'
+
+await runGroup('security')
