@@ -58,11 +58,11 @@ export function createJobQueue (database: Database, options: Partial<PgBoss.Cons
 }
 
 /**
- * Installs or upgrades pg-boss's schema and creates the queues, as part of the migrations (pg-boss takes its
- * own advisory lock, so that several instances may run this at once).
+ * Installs or upgrades pg-boss's schema and creates the queues, as part of the migrations, over `connection` if
+ * given (the one that holds the migration lock) or the app's database.
  */
-export async function migrateJobQueue (database: Database): Promise<void> {
-  const boss = createJobQueue(database, { migrate: true, supervise: false })
+export async function migrateJobQueue (database: Database, connection?: PgBoss.Db): Promise<void> {
+  const boss = createJobQueue(database, { migrate: true, supervise: false, ...(connection ? { db: connection } : {}) })
   boss.on('error', () => {})
   await boss.start()
   try {

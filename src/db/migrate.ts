@@ -15,17 +15,15 @@ export const migrationsFolder = fileURLToPath(new URL('../../migrations', import
 const MIGRATION_LOCK_KEY = 7_212_022
 
 /**
- * Applies pending migrations, then installs or upgrades the job queue's schema (pg-boss). On a server,
- * under an advisory lock so that several instances can start at once.
+ * Applies pending migrations, then installs or upgrades the job queue's schema (pg-boss). On a server, both under
+ * an advisory lock, so that several instances can start at once: pg-boss's own guard against a concurrent install
+ * expects an "already exists" error, and instances starting together on an empty database got a unique violation
+ * on the schema's name instead, which stopped them.
  */
 export async function runMigrations (database: Database): Promise<void> {
-  await runDrizzleMigrations(database)
-  await migrateJobQueue(database)
-}
-
-async function runDrizzleMigrations (database: Database): Promise<void> {
   if (database.pglite) {
     await migratePglite(drizzlePglite(database.pglite), { migrationsFolder })
+    await migrateJobQueue(database)
     return
   }
   const client = await database.pool!.connect()
@@ -33,6 +31,8 @@ async function runDrizzleMigrations (database: Database): Promise<void> {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY])
     try {
       await migratePg(drizzlePg(client), { migrationsFolder })
+      // On the locked connection: another from the pool could wait forever for one when the pool has a single one.
+      await migrateJobQueue(database, { executeSql: (text, values) => client.query(text, values) })
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY])
     }

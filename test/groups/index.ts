@@ -9,7 +9,7 @@ import t from 'tap'
  */
 export const GROUPS: Record<string, string[]> = {
   'domain-and-cli': ['domain/', 'cli/keys.test.ts', 'db/unavailable.test.ts', 'webhooks/send.test.ts', 'sdk/helpers.test.ts'],
-  'server-and-contract': ['server.test.ts', 'contract/breaking-changes.test.ts', 'db/data-dir-lock.test.ts'],
+  'server-and-contract': ['server.test.ts', 'contract/breaking-changes.test.ts', 'db/data-dir-lock.test.ts', 'db/migrations.test.ts', 'db/read-replicas.test.ts'],
   pagination: ['routes/events-pagination.test.ts', 'routes/regions.test.ts', 'routes/smoke.test.ts'],
   'changes-and-companies': ['routes/changes.test.ts', 'routes/companies.test.ts', 'routes/sources.test.ts'],
   'facets-meta-export': ['routes/insight-facets.test.ts', 'routes/meta.test.ts', 'routes/events-export.test.ts'],
@@ -25,10 +25,10 @@ export const GROUPS: Record<string, string[]> = {
 
 const testDir = new URL('../', import.meta.url)
 
-/** Every test file under test/, outside this directory and the fault suite (`npm run test:faults`), relative to test/. */
+/** Every test file under test/, outside this directory and the suites that start servers of their own (`npm run test:faults`, `test:scale`), relative to test/. */
 async function testFiles (): Promise<string[]> {
   const entries = await readdir(testDir, { recursive: true })
-  return entries.map((e) => e.replaceAll('\\', '/')).filter((e) => e.endsWith('.test.ts') && !e.startsWith('groups/') && !e.startsWith('faults/')).sort()
+  return entries.map((e) => e.replaceAll('\\', '/')).filter((e) => e.endsWith('.test.ts') && !e.startsWith('groups/') && !e.startsWith('faults/') && !e.startsWith('scale/')).sort()
 }
 
 const inGroup = (file: string, entries: string[]) => entries.some((e) => (e.endsWith('/') ? file.startsWith(e) : file === e))
