@@ -10,8 +10,8 @@ export interface OverloadOptions {
 
 /**
  * Sheds load with a 503 problem and `Retry-After` while the event loop is saturated, so that a flood of requests
- * queues at the clients instead of in this process. Liveness is exempt: an overloaded process is alive, and an
- * orchestrator that restarted it would only move the flood elsewhere.
+ * queues at the clients instead of in this process. Liveness and readiness are exempt: an overloaded process is
+ * alive, and an orchestrator that restarted it would only move the flood elsewhere.
  */
 export default fp<OverloadOptions>(async (app, options) => {
   await app.register(underPressure, {
@@ -22,5 +22,5 @@ export default fp<OverloadOptions>(async (app, options) => {
   })
 }, { name: 'overload', dependencies: ['errors'] })
 
-/** Route config that keeps a route answering under load (liveness). */
+/** Route config that keeps a route answering under load (liveness, readiness). */
 export const servedUnderPressure = { pressureHandler: () => {} }

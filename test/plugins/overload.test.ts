@@ -1,0 +1,30 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { buildTestApp } from '../helper.js'
+
+/** Keeps the event loop busy, as a flood of requests would. */
+function blockEventLoop (ms: number) {
+  const until = performance.now() + ms
+  while (performance.now() < until) { /* busy */ }
+}
+
+t.test('a blocked event loop sheds API requests with a 503 problem; liveness and readiness still answer', async (t) => {
+  const app = await buildTestApp(t, { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '100' })
+  await app.ready()
+  t.equal((await app.inject({ url: '/v1/events' })).statusCode, 200, 'served while the loop is free')
+
+  blockEventLoop(1500)
+  // The next sample of the event loop's delay, once a second, sees the block.
+  let shed = await app.inject({ url: '/v1/events' })
+  for (let i = 0; i < 30 && shed.statusCode !== 503; i++) {
+    await sleep(50)
+    shed = await app.inject({ url: '/v1/events' })
+  }
+  t.equal(shed.statusCode, 503, 'an API request is shed')
+  t.match(shed.headers['content-type'], /^application\/problem\+json/, 'with a problem')
+  t.ok(Number(shed.headers['retry-after']) > 0, 'and Retry-After')
+  t.equal((await app.inject({ url: '/healthz' })).statusCode, 200, 'liveness answers')
+  const readiness = await app.inject({ url: '/readyz' })
+  t.equal(readiness.statusCode, 200, 'readiness answers with its own body, not a problem it cannot serialise')
+  t.equal(readiness.json().status, 'ready')
+})
