@@ -11,9 +11,11 @@ import connectionsPlugin from './plugins/connections.js'
 import corsPlugin from './plugins/cors.js'
 import dbPlugin from './plugins/db.js'
 import deprecationPlugin from './plugins/deprecation.js'
+import readConsistencyPlugin from './plugins/read-consistency.js'
 import errorsPlugin from './plugins/errors.js'
 import overloadPlugin from './plugins/overload.js'
 import idempotencyPlugin from './plugins/idempotency.js'
+import metricsPlugin from './plugins/metrics.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
 import requestGuardsPlugin from './plugins/request-guards.js'
 import servicesPlugin from './plugins/services.js'
@@ -37,7 +39,7 @@ import { Event, EventCreate, EventUpdate, Source, SourceInput } from './schemas/
 import { MatchRequest } from './schemas/insight.js'
 import { Webhook, WebhookCreate, WebhookDelivery, WebhookFilters } from './schemas/webhooks.js'
 import { parseCidrList } from './domain/addresses.js'
-import { serializeRequest } from './logging.js'
+import { RequestLog, serializeRequest } from './logging.js'
 import { JsonPatchOperation } from './schemas/revisions.js'
 import { customFormats, schemaController } from './validation.js'
 
@@ -67,6 +69,8 @@ export async function buildApp (config: Config, { database, logger = { level: co
     // would hold its socket that much longer than the setting says.
     http: { connectionsCheckingInterval: Math.min(1000, config.REQUEST_TIMEOUT_MS) },
     return503OnClosing: true,
+    // The "request completed" line carries the route pattern, status, duration and API key id (src/logging.ts).
+    logController: new RequestLog(),
     // A well-formed X-Request-Id from the caller is kept, so that one id follows a request across services.
     genReqId: (req) => {
       const given = req.headers['x-request-id']
@@ -96,7 +100,17 @@ export async function buildApp (config: Config, { database, logger = { level: co
   await app.register(helmet, { crossOriginResourcePolicy: { policy: 'cross-origin' } })
   await app.register(corsPlugin, { origins: config.CORS_ORIGINS })
   await app.register(deprecationPlugin)
-  await app.register(dbPlugin, { database })
+  await app.register(dbPlugin, {
+    database,
+    readReplicas: {
+      urls: config.DATABASE_READ_URLS,
+      waitMs: config.READ_CONSISTENCY_WAIT_MS,
+      poolMax: config.DB_POOL_MAX,
+      connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS
+    }
+  })
+  await app.register(readConsistencyPlugin)
   // An allow-list entry that is not a CIDR or an address stops the boot.
   const allowedCidrs = parseCidrList(config.WEBHOOK_ALLOWED_CIDRS)
   await app.register(servicesPlugin, {
@@ -110,6 +124,8 @@ export async function buildApp (config: Config, { database, logger = { level: co
       attemptTimeoutMs: config.WEBHOOK_TIMEOUT_MS
     }
   })
+  // Before any route, so that every route's requests are counted (the /metrics route itself is in metaRoutes).
+  await app.register(metricsPlugin, { token: config.METRICS_TOKEN })
   await app.register(authPlugin, { readRequiresKey: config.READ_REQUIRES_KEY })
   // After auth, which identifies the key to count against; awaited before any route, so that none escapes it.
   await app.register(rateLimitPlugin, {

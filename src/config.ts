@@ -10,6 +10,10 @@ export const ConfigSchema = Type.Object({
   DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
   DB_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 2000 }),
   DB_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 5000 }),
+  // Read replicas (comma-separated postgres:// URLs; PostgreSQL only), and how long a read with a consistency token
+  // waits for one to catch up before the primary serves it.
+  DATABASE_READ_URLS: Type.String({ default: '' }),
+  READ_CONSISTENCY_WAIT_MS: Type.Integer({ minimum: 0, maximum: 5000, default: 100 }),
   READ_REQUIRES_KEY: Type.Boolean({ default: false }),
   MIGRATE_ON_START: Type.Boolean({ default: true }),
   SEED_SAMPLE: Type.Boolean({ default: true }),
@@ -40,6 +44,8 @@ export const ConfigSchema = Type.Object({
   WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 50, default: 8 }),
   WEBHOOK_RETRY_DELAY_SECONDS: Type.Integer({ minimum: 1, maximum: 86_400, default: 30 }),
   WEBHOOK_POLL_INTERVAL_MS: Type.Integer({ minimum: 500, maximum: 600_000, default: 2000 }),
+  // GET /metrics answers only with `Authorization: Bearer <METRICS_TOKEN>`; unset, metrics are off and it is a 404.
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, maxLength: 512, pattern: '^\\S+$' })),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' })
 })
 export type Config = Static<typeof ConfigSchema>

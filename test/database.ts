@@ -9,8 +9,9 @@ import { runMigrations } from '../src/db/migrate.js'
 /** The server the suite runs on, if any; without one it runs on PGlite. */
 export const serverUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL
 
-// Named after this checkout, so that two checkouts can test at once on one machine.
-const checkout = createHash('sha256').update(process.cwd()).digest('hex').slice(0, 8)
+// Named after this checkout and suite (TEST_SUITE: `npm test`'s or the fault suite's), so that two checkouts, or
+// both suites of one (CI runs them at once), can test at once on one machine.
+const checkout = createHash('sha256').update(`${process.cwd()}:${process.env.TEST_SUITE ?? 'main'}`).digest('hex').slice(0, 8)
 export const templateName = `market_exits_template_${checkout}`
 const pgliteImagePath = join(tmpdir(), `market-exits-pglite-${checkout}.tar`)
 

@@ -95,7 +95,7 @@ t.test('npm start: migrations, the sample, restarts and SIGTERM', { skip: server
   t.comment(`both servers up after ${Date.now() - startedAt} ms`)
   const ready = await getJson(`${first.base}/readyz`)
   t.equal(ready.status, 200, 'the migrations were applied')
-  t.same(ready.body, { status: 'ready', checks: { database: 'ok', migrations: 'ok' } })
+  t.same(ready.body, { status: 'ready', checks: { database: 'ok', migrations: 'ok', redis: 'not_configured', job_queue: 'ok' } })
 
   const events = await getJson(`${first.base}/v1/events?limit=200`)
   t.equal(events.status, 200)
@@ -131,7 +131,7 @@ t.test('npm start: migrations, the sample, restarts and SIGTERM', { skip: server
   const none = await getJson(`${unseeded.base}/v1/events`)
   t.equal(none.status, 200)
   t.same(none.body, { data: [], next_cursor: null }, 'SEED_SAMPLE=false serves an empty list')
-  t.same((await getJson(`${unseeded.base}/readyz`)).body, { status: 'ready', checks: { database: 'ok', migrations: 'ok' } })
+  t.same((await getJson(`${unseeded.base}/readyz`)).body, { status: 'ready', checks: { database: 'ok', migrations: 'ok', redis: 'not_configured', job_queue: 'ok' } })
 
   for (const [name, server] of [['seeded', first], ['unseeded', unseeded]] as const) {
     const stopped = await server.stop()
@@ -159,7 +159,7 @@ if (serverUrl) {
     const url = new URL(serverUrl!)
     url.pathname = `/${name}`
     const server = await startServer(t, dir, { DATABASE_URL: url.href, DATA_DIR: join(tmpdir(), `market-exits-unused-${process.pid}`) })
-    t.same((await getJson(`${server.base}/readyz`)).body, { status: 'ready', checks: { database: 'ok', migrations: 'ok' } })
+    t.same((await getJson(`${server.base}/readyz`)).body, { status: 'ready', checks: { database: 'ok', migrations: 'ok', redis: 'not_configured', job_queue: 'ok' } })
     const events = await getJson(`${server.base}/v1/events?limit=200`)
     t.equal(events.body.data.length, 11, 'the sample is loaded')
     const stopped = await server.stop()

@@ -2,10 +2,10 @@ import cors from '@fastify/cors'
 import fp from 'fastify-plugin'
 
 const METHODS = ['GET', 'POST', 'PATCH', 'DELETE']
-const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'Change-Reason', 'X-Request-Id']
+const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'Change-Reason', 'X-Request-Id', 'Consistency-Token']
 const EXPOSED_HEADERS = [
   'ETag', 'Location', 'Retry-After', 'X-Request-Id', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset',
-  'Deprecation', 'Sunset', 'Link', 'Idempotent-Replayed'
+  'Deprecation', 'Sunset', 'Link', 'Idempotent-Replayed', 'Consistency-Token', 'X-Served-By'
 ]
 // Browsers cache a preflight this long (Chromium caps it at 2 hours).
 const PREFLIGHT_MAX_AGE_SECONDS = 7200

@@ -5,6 +5,13 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAb
 import { RateLimited } from '../errors.js'
 import { isRateLimited } from '../schemas/headers.js'
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The Redis client of REDIS_URL, for readiness; null without one. */
+    redis: Redis | null
+  }
+}
+
 export interface RateLimitOptions {
   /** Requests per window for each API key, and for each client IP without a key; 0 turns that limit off. */
   perKey: number
@@ -49,6 +56,7 @@ export default fp<RateLimitOptions>(async (app, opts) => {
     await redis.connect().catch(warn)
     app.addHook('onClose', async () => { redis.disconnect() })
   }
+  app.decorate('redis', redis ?? null)
 
   const limiter = (points: number, name: string) => {
     if (points === 0) return undefined

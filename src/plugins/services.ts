@@ -75,7 +75,7 @@ export default fp<ServicesOptions>(async (app, { exportTimeoutMs, exportBatchRow
       options: { timeoutMs: exportTimeoutMs, batchRows: exportBatchRows, cursor: app.database.kind === 'postgres' }
     }),
     eventStats: createEventStatsService({ db }),
-    health: createHealthService({ db: app.db }),
+    health: createHealthService({ db: app.db, jobQueue: createJobQueue(app.database) }),
     idempotency: createIdempotencyService({ db }),
     imports: createImportService({ db, database: app.database, timeoutMs: importTimeoutMs }),
     knownAt: createKnownAtService({ db }),

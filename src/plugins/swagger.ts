@@ -80,7 +80,8 @@ export default fp(async (app) => {
       components: {
         headers: headerComponents,
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key, created with `npm run key:create`.' }
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key, created with `npm run key:create`.' },
+          metricsToken: { type: 'http', scheme: 'bearer', description: 'The server\'s `METRICS_TOKEN` setting (only `GET /metrics` takes it).' }
         }
       }
     },

@@ -7,7 +7,7 @@ const integerHeader = (description: string) => ({
 })
 
 /**
- * Response headers that plugins add across routes (CORS, rate limits, deprecation), declared once under
+ * Response headers that plugins add across routes (CORS, rate limits, deprecation, consistency tokens), declared once under
  * `components.headers` and referenced from each response they appear on.
  */
 export const headerComponents = {
@@ -29,9 +29,16 @@ export const headerComponents = {
   Link: {
     description: 'Where the deprecation is explained: `<url>; rel="deprecation"`; when there is such a page.',
     schema: { type: 'string' as const, maxLength: 2100, examples: ['<https://example.com/changelog#v2>; rel="deprecation"'] }
+  },
+  'Consistency-Token': {
+    description: 'Where the database stood once this write was done (a WAL position). Send it as `Consistency-Token` on ' +
+      'later reads to see this write: a read replica that has not caught up yet leaves such a read to the primary.',
+    schema: { type: 'string' as const, maxLength: 17, pattern: '^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$', examples: ['0/1A2B3C48'] }
   }
 }
 type HeaderName = keyof typeof headerComponents
+
+const WRITES = new Set(['post', 'put', 'patch', 'delete'])
 
 interface Operation { deprecated?: boolean, responses?: Record<string, { headers?: Record<string, unknown> }> }
 
@@ -39,12 +46,14 @@ interface Operation { deprecated?: boolean, responses?: Record<string, { headers
 export function documentResponseHeaders<T> (document: T): T {
   const paths = (document as { paths?: Record<string, Record<string, Operation>> }).paths ?? {}
   for (const [path, item] of Object.entries(paths)) {
-    for (const operation of Object.values(item)) {
+    for (const [method, operation] of Object.entries(item)) {
       const names: HeaderName[] = ['Access-Control-Allow-Origin']
       if (isRateLimited(path)) names.push('RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset')
       if (operation.deprecated) names.push('Deprecation', 'Sunset', 'Link')
-      for (const response of Object.values(operation.responses ?? {})) {
-        response.headers = { ...response.headers, ...Object.fromEntries(names.map((n) => [n, { $ref: `#/components/headers/${n}` }])) }
+      for (const [status, response] of Object.entries(operation.responses ?? {})) {
+        // Every successful write of the API (plugins/read-consistency.ts).
+        const written: HeaderName[] = isRateLimited(path) && WRITES.has(method) && status.startsWith('2') ? ['Consistency-Token'] : []
+        response.headers = { ...response.headers, ...Object.fromEntries([...names, ...written].map((n) => [n, { $ref: `#/components/headers/${n}` }])) }
       }
     }
   }

@@ -19,7 +19,7 @@ t.test('a preflight from an allowed origin is answered before auth, rate limits 
     t.equal(res.headers['access-control-allow-origin'], ALLOWED)
     t.equal(res.headers['access-control-allow-methods'], 'GET, POST, PATCH, DELETE')
     t.equal(res.headers['access-control-allow-headers'],
-      'Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, Change-Reason, X-Request-Id')
+      'Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, Change-Reason, X-Request-Id, Consistency-Token')
     t.equal(res.headers['access-control-max-age'], '7200')
     t.notOk('ratelimit-limit' in res.headers, `${method} ${url}: preflights are not counted`)
   }
@@ -34,7 +34,7 @@ t.test('responses to an allowed origin carry CORS headers, errors included; othe
   t.equal(ok.headers.vary, 'Origin')
   const exposed = String(ok.headers['access-control-expose-headers']).split(', ')
   for (const header of ['ETag', 'Location', 'Retry-After', 'X-Request-Id', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset',
-    'Deprecation', 'Sunset', 'Link', 'Idempotent-Replayed']) {
+    'Deprecation', 'Sunset', 'Link', 'Idempotent-Replayed', 'Consistency-Token', 'X-Served-By']) {
     t.ok(exposed.includes(header), `exposes ${header}`)
   }
   const limited = await app.inject({ url: '/v1/regions', headers: { origin: ALLOWED } })

@@ -38,6 +38,13 @@ const available = await reachable()
 if (!available && process.env.CI) t.fail(`no Redis at ${redisUrl}`)
 
 t.test('on Redis', { skip: available ? false : `no Redis at ${redisUrl} (set TEST_REDIS_URL)` }, async (t) => {
+  t.test('readiness reports the Redis as ok', async (t) => {
+    const app = await buildTestApp(t, sharedRedis(t, {}))
+    const ready = await app.inject({ url: '/readyz' })
+    t.equal(ready.statusCode, 200)
+    t.same(ready.json(), { status: 'ready', checks: { database: 'ok', migrations: 'ok', redis: 'ok', job_queue: 'ok' } })
+  })
+
   t.test('two instances share one counter', async (t) => {
     const env = sharedRedis(t, { RATE_LIMIT_PER_IP: '4' })
     const one = await buildTestApp(t, env)

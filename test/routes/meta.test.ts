@@ -1,6 +1,8 @@
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { createDb } from '../../src/db/client.js'
+import { createJobQueue, WEBHOOK_DELIVERY_QUEUE } from '../../src/db/job-queue.js'
 import { buildTestApp, testConfig } from '../helper.js'
 
 // Every `type` that the contract's error table makes the API emit.
@@ -16,7 +18,7 @@ t.test('liveness and readiness', async (t) => {
   t.same(health.json(), { status: 'ok' })
   const ready = await app.inject({ url: '/readyz' })
   t.equal(ready.statusCode, 200)
-  t.same(ready.json(), { status: 'ready', checks: { database: 'ok', migrations: 'ok' } })
+  t.same(ready.json(), { status: 'ready', checks: { database: 'ok', migrations: 'ok', redis: 'not_configured', job_queue: 'ok' } })
 })
 
 t.test('readiness fails while migrations are pending', async (t) => {
@@ -26,8 +28,45 @@ t.test('readiness fails while migrations are pending', async (t) => {
   const ready = await app.inject({ url: '/readyz' })
   t.equal(ready.statusCode, 503)
   t.match(ready.headers['retry-after'], /^[1-9][0-9]*$/)
-  t.same(ready.json(), { status: 'not_ready', checks: { database: 'ok', migrations: 'pending' } })
+  t.same(ready.json(), { status: 'not_ready', checks: { database: 'ok', migrations: 'pending', redis: 'not_configured', job_queue: 'missing' } })
   t.equal((await app.inject({ url: '/healthz' })).statusCode, 200, 'liveness does not care')
+})
+
+t.test('readiness fails while the job queue is missing, whether or not this instance delivers webhooks', async (t) => {
+  for (const enabled of ['false', 'true']) {
+    const app = await buildTestApp(t, { WEBHOOKS_ENABLED: enabled, WEBHOOK_POLL_INTERVAL_MS: '600000' })
+    t.equal((await app.inject({ url: '/readyz' })).statusCode, 200)
+    await createJobQueue(app.database).deleteQueue(WEBHOOK_DELIVERY_QUEUE)
+    const ready = await app.inject({ url: '/readyz' })
+    t.equal(ready.statusCode, 503, `WEBHOOKS_ENABLED=${enabled}`)
+    t.match(ready.headers['retry-after'], /^[1-9][0-9]*$/)
+    t.same(ready.json(), { status: 'not_ready', checks: { database: 'ok', migrations: 'ok', redis: 'not_configured', job_queue: 'missing' } })
+  }
+})
+
+t.test('readiness fails, within its timeout, while the configured Redis is unreachable', async (t) => {
+  // Port 1 is closed; the rate limits fail open, but the instance says it is not ready.
+  const app = await buildTestApp(t, { REDIS_URL: 'redis://127.0.0.1:1' })
+  const started = Date.now()
+  const ready = await app.inject({ url: '/readyz' })
+  t.ok(Date.now() - started < 2500, `answered in ${Date.now() - started} ms`)
+  t.equal(ready.statusCode, 503)
+  t.match(ready.headers['retry-after'], /^[1-9][0-9]*$/)
+  t.same(ready.json(), { status: 'not_ready', checks: { database: 'ok', migrations: 'ok', redis: 'unreachable', job_queue: 'ok' } })
+})
+
+t.test('a Redis that never answers is bounded by the check\'s timeout', async (t) => {
+  // A server that accepts connections and never replies: the client's own timeouts are not relied on.
+  const sockets = new Set<Socket>()
+  const silent = createServer((socket) => { sockets.add(socket); socket.on('error', () => {}) })
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { for (const socket of sockets) socket.destroy(); silent.close() })
+  const app = await buildTestApp(t, { REDIS_URL: `redis://127.0.0.1:${(silent.address() as AddressInfo).port}` })
+  const started = Date.now()
+  const ready = await app.inject({ url: '/readyz' })
+  t.ok(Date.now() - started < 2500, `answered in ${Date.now() - started} ms`)
+  t.equal(ready.statusCode, 503)
+  t.match(ready.json(), { status: 'not_ready', checks: { redis: 'unreachable' } })
 })
 
 t.test('the OpenAPI 3.1 document lists the v1 paths', async (t) => {

@@ -45,7 +45,9 @@ const doc = JSON.parse(await readFile(new URL('../../openapi/openapi.json', impo
 const operations = Object.entries(doc.paths).flatMap(([path, item]) =>
   METHODS.filter((m) => item[m]).map((m) => ({ method: m.toUpperCase() as Uppercase<Method>, path, op: item[m]! })))
 /** Operations that need a key: their security has no anonymous (`{}`) alternative. */
-const keyed = operations.filter(({ op }) => op.security !== undefined && !op.security.some((s) => Object.keys(s).length === 0))
+/** The operations that need an API key (`bearerAuth`); /metrics has a token of its own, tested in test/plugins/metrics.test.ts. */
+const keyed = operations.filter(({ op }) => op.security !== undefined && op.security.some((s) => 'bearerAuth' in s) && !op.security.some((s) => Object.keys(s).length === 0))
+const ownToken = operations.filter(({ op }) => op.security?.some((s) => 'metricsToken' in s))
 /** The tags the document says need the `admin` scope. */
 const adminTags = doc.tags.filter((tag) => tag.description.includes('`admin` scope')).map((tag) => tag.name)
 const isAdmin = (op: Operation) => op.tags.some((tag) => adminTags.includes(tag))
@@ -400,7 +402,8 @@ t.test('API5:2023 broken function level authorisation: every operation checks th
   const reader = await authHeader(app, ['read'])
   const writer = await authHeader(app, ['read', 'write'])
 
-  for (const route of operations) {
+  t.same(ownToken.map((r) => r.path), ['/metrics'], 'only the metrics have a credential of their own')
+  for (const route of operations.filter((r) => !ownToken.includes(r))) {
     const res = await app.inject({ method: route.method, url: concrete(route.path) })
     if (keyed.includes(route)) t.equal(res.statusCode, 401, `${label(route)} without a key`)
     else t.not(res.statusCode, 401, `${label(route)} is public (its security allows {})`)
@@ -538,13 +541,13 @@ t.test('API8:2023 security misconfiguration: errors leak nothing, and carry the 
 
 t.test('API9:2023 improper inventory management: one documented version, nothing served beside it', async (t) => {
   const app = await buildTestApp(t)
-  const meta = ['/healthz', '/readyz', '/openapi.json', '/problems/{kind}']
+  const meta = ['/healthz', '/readyz', '/metrics', '/openapi.json', '/problems/{kind}']
   t.match(doc.info.version, /^1\.\d+\.\d+$/, 'the document is v1')
   t.same(doc.servers.map((s) => s.url), ['/'], 'one server, relative: no staging or internal host is published')
   for (const { method, path, op } of operations) {
     t.ok(path.startsWith('/v1/') || (meta.includes(path) && op.tags.includes('meta')), `${method} ${path}: under /v1, or a meta route`)
   }
-  for (const url of ['/v0/events', '/v2/events', '/api/v1/events', '/v1beta/events', '/internal/events', '/admin', '/debug', '/metrics', '/v1/events.json', '/.env', '/openapi.yaml']) {
+  for (const url of ['/v0/events', '/v2/events', '/api/v1/events', '/v1beta/events', '/internal/events', '/admin', '/debug', '/metrics' /* without METRICS_TOKEN */, '/v1/events.json', '/.env', '/openapi.yaml']) {
     const res = await app.inject({ url })
     t.equal(res.statusCode, 404, `${url}: not served`)
   }
