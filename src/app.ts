@@ -12,7 +12,7 @@ import corsPlugin from './plugins/cors.js'
 import dbPlugin from './plugins/db.js'
 import deprecationPlugin from './plugins/deprecation.js'
 import readConsistencyPlugin from './plugins/read-consistency.js'
-import errorsPlugin from './plugins/errors.js'
+import errorsPlugin, { answerFrameworkError } from './plugins/errors.js'
 import overloadPlugin from './plugins/overload.js'
 import idempotencyPlugin from './plugins/idempotency.js'
 import metricsPlugin from './plugins/metrics.js'
@@ -76,6 +76,7 @@ export async function buildApp (config: Config, { database, logger = { level: co
       const given = req.headers['x-request-id']
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : uuidv7()
     },
+    frameworkErrors: answerFrameworkError,
     schemaController: schemaController(),
     // The serializer picks a branch of a union (a change's data: an event or a company) by validating, so it needs our formats too.
     serializerOpts: { ajv: { formats: customFormats } }

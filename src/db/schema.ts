@@ -51,7 +51,7 @@ export const companies = pgTable('companies', {
   check('companies_sector_length', sql`char_length(${t.sector}) <= 100`),
   check('companies_lei_format', sql`${t.lei} ~ '^[0-9A-Z]{18}[0-9]{2}$'`),
   check('companies_wikidata_id_format', sql`${t.wikidataId} ~ '^Q[1-9][0-9]*$'`),
-  check('companies_website_format', sql`${t.website} ~ '^https?://'`),
+  check('companies_website_format', sql`${t.website} ~* '^https?://'`),
   check('companies_version_positive', sql`${t.version} >= 1`)
 ])
 
@@ -156,7 +156,7 @@ export const sources = pgTable('sources', {
 }, (t) => [
   uniqueIndex('sources_url_key').on(t.url),
   check('sources_kind_enum', inList('kind', SOURCE_KINDS)),
-  check('sources_archived_url_format', sql`${t.archivedUrl} ~ '^https?://' AND char_length(${t.archivedUrl}) <= 2048`),
+  check('sources_archived_url_format', sql`${t.archivedUrl} ~* '^https?://' AND char_length(${t.archivedUrl}) <= 2048`),
   check('sources_license_length', sql`char_length(${t.license}) <= 200`),
   check('sources_url_format', sql`${t.url} ~ '^https?://' AND char_length(${t.url}) <= 2048`),
   check('sources_publisher_length', sql`char_length(${t.publisher}) <= 200`),
@@ -250,7 +250,7 @@ export const webhookSubscriptions = pgTable('webhook_subscriptions', {
   deletedAt: timestamp({ withTimezone: true, precision: 6, mode: 'string' })
 }, (t) => [
   check('webhook_subscriptions_url_length', sql`char_length(${t.url}) BETWEEN 1 AND 2000`),
-  check('webhook_subscriptions_url_scheme', sql`${t.url} ~ '^https?://'`),
+  check('webhook_subscriptions_url_scheme', sql`${t.url} ~* '^https?://'`),
   check('webhook_subscriptions_secret_length', sql`char_length(${t.secret}) BETWEEN 16 AND 200`)
 ])
 

@@ -15,7 +15,7 @@ const ChangeReasonHeader = Type.String({
   examples: ['Source retracted the report']
 })
 
-const writes = (route: RouteOptions) =>
+const writes = (route: Pick<RouteOptions, 'method' | 'config'>) =>
   ['POST', 'PATCH', 'DELETE'].includes(String(route.method)) && (route.config?.scope === 'write' || route.config?.scope === 'admin')
 
 function decode (header: string): string {
@@ -41,6 +41,7 @@ export default fp(async (app) => {
   })
   app.addHook('preHandler', async (req) => {
     const header = req.headers[CHANGE_REASON]
-    if (typeof header === 'string') req.changeReason = decode(header)
+    // Only writes take the header; elsewhere it is undocumented, and ignored like any other unknown header.
+    if (typeof header === 'string' && writes(req.routeOptions)) req.changeReason = decode(header)
   })
 }, { name: 'change-reason', dependencies: ['auth'] })

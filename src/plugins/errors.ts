@@ -28,6 +28,17 @@ function send (reply: FastifyReply, body: Problem) {
   return reply.code(body.status).type('application/problem+json; charset=utf-8').send(body)
 }
 
+// Errors Fastify meets before routing, with its own JSON unless it is given a handler (`frameworkErrors`).
+const FRAMEWORK_ERRORS: Record<string, string> = {
+  FST_ERR_BAD_URL: 'The path is not valid percent-encoding',
+  FST_ERR_MAX_PARAM_LENGTH: 'A path parameter is longer than any valid one'
+}
+
+/** Errors met before routing (a malformed path, an over-long path parameter), answered as 400 problems too. */
+export function answerFrameworkError (err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+  return send(reply, problem(req, 400, FRAMEWORK_ERRORS[err.code] ?? 'The request could not be routed', err.code))
+}
+
 /** RFC 9457 problem details for every error and for unknown routes, in one place. */
 export default fp(async (app) => {
   app.setErrorHandler((err: FastifyError & { errors?: FieldError[] }, req, reply) => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import type { FastifyRequest, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import stringify from 'safe-stable-stringify'
+import { configure } from 'safe-stable-stringify'
 import { problems } from '../schemas/common.js'
 
 const IDEMPOTENCY_KEY = 'idempotency-key'
@@ -21,6 +21,9 @@ const IdempotencyKeyHeader = Type.String({
     'and runs again.',
   examples: ['4f1b7c2e-9a0d-4c55-8e1f-3b2a6d9c0e71']
 })
+
+// Bounded, so that a body nested thousands of levels deep cannot overflow the stack; no schema accepts one nested this deep.
+const stringify = configure({ maximumDepth: 100 })
 
 /** Same method, path and body (keys in any order, any whitespace): the same request. */
 function fingerprintOf (req: FastifyRequest): string {

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { findUnstorableString, isUnstorableString } from '../domain/text.js'
@@ -20,8 +21,10 @@ function integerQueryParameters (req: FastifyRequest): string[] {
  */
 export default fp(async (app) => {
   const parseJson = app.getDefaultJsonParser('error', 'error')
-  const parseStorableJson: typeof parseJson = (req, body, done) => {
-    parseJson(req, body, (err, value) => {
+  const parseStorableJson = (req: FastifyRequest, body: Buffer, done: (err: Error | null, value?: unknown) => void) => {
+    // Bytes that are not UTF-8 would be decoded with U+FFFD in their place: the input would change silently.
+    if (!isUtf8(body)) return done(new InvalidInput({ in: 'body', pointer: '', message: 'must be UTF-8 encoded JSON' }), undefined)
+    parseJson(req, body.toString('utf8'), (err, value) => {
       if (err) return done(err, undefined)
       const pointer = findUnstorableString(value)
       if (pointer !== undefined) return done(new InvalidInput({ in: 'body', pointer, message: UNSTORABLE }), undefined)
@@ -30,14 +33,16 @@ export default fp(async (app) => {
   }
   // Only JSON bodies are accepted: anything else, text/plain included, is a 415.
   app.removeAllContentTypeParsers()
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseStorableJson)
-  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, parseStorableJson)
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, parseStorableJson)
+  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'buffer' }, parseStorableJson)
 
   app.addHook('preValidation', async (req) => {
     // A route whose body schema is keyed by media type skips validation when no body came at all.
     if (req.body === undefined && req.routeOptions.schema?.body !== undefined) {
       throw new InvalidInput({ in: 'body', pointer: '', message: 'is required: send a JSON object' })
     }
+    // A route without a query schema reads no query string (the health checks): what it holds cannot reach the database.
+    if (req.routeOptions.schema?.querystring === undefined) return
     const query = req.query as Record<string, unknown>
     for (const [name, value] of Object.entries(query)) {
       const values = Array.isArray(value) ? value : [value]

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { TSchema } from '@sinclair/typebox'
 import {
-  ConditionalGetHeaders, ConditionalWriteHeaders, IdParams, NoQuery, ResourceQuery, commonProblems, mergePatchBody, problems, readSecurity, ref, writeSecurity
+  ConditionalGetHeaders, ConditionalWriteHeaders, IdParams, NoQuery, ResourceQuery, bodyProblems, commonProblems, mergePatchBody, problems, readSecurity, ref, writeSecurity
 } from '../schemas/common.js'
 import { RevisionListQuery, revisionListSchema } from '../schemas/revisions.js'
 import type { Actor } from '../services/revisions.js'
@@ -37,7 +37,7 @@ export interface VersionedResource<Resource extends { version: number }, Patch> 
  */
 export function registerVersionedResource<Resource extends { version: number }, Patch> (app: App, spec: VersionedResource<Resource, Patch>) {
   const { name, noun, article, tags, schema, service } = spec
-  const writeProblems = { ...commonProblems, 401: problems[401], 403: problems[403], 404: problems[404], 412: problems[412] }
+  const writeProblems = { ...commonProblems, 403: problems[403], 404: problems[404], 412: problems[412], ...bodyProblems }
 
   app.get('/:id', {
     config: { scope: 'read' },
@@ -76,9 +76,7 @@ export function registerVersionedResource<Resource extends { version: number }, 
       response: {
         200: { ...ref(schema), description: `The ${noun} after the change.` },
         ...writeProblems,
-        409: problems[409],
-        413: problems[413],
-        415: problems[415]
+        409: problems[409]
       }
     }
     // The body was validated against the update schema for its media type.

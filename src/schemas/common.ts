@@ -115,17 +115,24 @@ export const readSecurity: Array<Record<string, string[]>> = [{}, { bearerAuth: 
 /** Writes need a key with the `write` scope. */
 export const writeSecurity: Array<Record<string, string[]>> = [{ bearerAuth: [] }]
 
-/** The error responses every route can give; a 500 is a bug, documented so that clients can parse it. */
+/**
+ * The error responses every /v1 route can give; a 500 is a bug, documented so that clients can parse it.
+ * A 401 too: a key sent to a public read is still checked, and an unknown one refused.
+ */
 export const commonProblems = {
   400: problems[400],
+  401: problems[401],
   429: problems[429],
   500: problemResponse('A bug on our side; the details are logged under `request_id`.'),
   503: problems[503]
 }
 
+/** A write that takes no body still answers 413 or 415 to one sent anyway: Fastify reads a body before the route runs. */
+export const bodyProblems = { 413: problems[413], 415: problems[415] }
+
 /** The error responses of a create: validation, credentials, conflicts and body limits. */
 export const createProblems = {
-  ...commonProblems, 401: problems[401], 403: problems[403], 409: problems[409], 413: problems[413], 415: problems[415]
+  ...commonProblems, 403: problems[403], 409: problems[409], 413: problems[413], 415: problems[415]
 }
 
 export const ListLimit = Type.Integer({

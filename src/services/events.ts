@@ -199,7 +199,8 @@ export function createEventService ({ db }: { db: Db }) {
     const [row] = await ex.select(eventColumns).from(events).innerJoin(companies, eq(companies.id, events.companyId))
       .where(and(eq(events.id, id), isNull(events.deletedAt)))
     if (!row) return undefined
-    return toEvent(row, (await sourcesOf(ex, [id])).get(id)!)
+    // By the stored id: the caller's may be upper-case, and the sources come back keyed by the lower-case one.
+    return toEvent(row, (await sourcesOf(ex, [row.id])).get(row.id)!)
   }
 
   async function lockLive (tx: Executor, id: string, ifMatch: string | undefined): Promise<EventRow> {

@@ -17,3 +17,10 @@ t.test('the pointer of the first unstorable string, keys included, escaped as RF
   t.equal(findUnstorableString([1, true, null, 'fine', { a: ['b'] }]), undefined)
   t.equal(findUnstorableString(42), undefined)
 })
+
+t.test('nesting deeper than the call stack is searched, and the pointer still found', async (t) => {
+  const depth = 20_000
+  const deep = JSON.parse(`${'['.repeat(depth)}"\\u0000"${']'.repeat(depth)}`) as unknown
+  t.equal(findUnstorableString(deep), '/0'.repeat(depth))
+  t.equal(findUnstorableString(JSON.parse(`${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`)), undefined)
+})

@@ -69,3 +69,32 @@ t.test('an unknown query parameter is a 400 on every /v1 route, not only on list
   }
   t.equal((await app.inject({ url: `/v1/events/${event.id}` })).json().version, 1, 'the refused PATCH changed nothing')
 })
+
+t.test('a JSON body that is not UTF-8 is a 400, not stored with U+FFFD in place of its bytes', async (t) => {
+  const app = await buildTestApp(t)
+  const headers = { ...await authHeader(app), 'content-type': 'application/json' }
+  for (const bytes of [[0xff, 0xfe], [0xc3, 0x28], [0xed, 0xa0, 0x80], [0xc0, 0xaf]]) {
+    const payload = Buffer.concat([Buffer.from('{"name":"Bad '), Buffer.from(bytes), Buffer.from('"}')])
+    const res = await app.inject({ method: 'POST', url: '/v1/companies', headers, payload })
+    t.equal(res.statusCode, 400, Buffer.from(bytes).toString('hex'))
+    t.match(res.json(), { code: 'APP_VALIDATION', errors: [{ in: 'body', pointer: '' }] })
+  }
+  const list = await app.inject({ url: '/v1/companies', query: { q: 'Bad' } })
+  t.same(list.json().data, [], 'nothing was stored')
+})
+
+t.test('JSON nested thousands of levels deep is judged by the schema, not refused as malformed', async (t) => {
+  const app = await buildTestApp(t)
+  const headers = { ...await authHeader(app), 'content-type': 'application/json' }
+  const payload = `{"name":${'['.repeat(10_000)}${']'.repeat(10_000)}}`
+  const res = await app.inject({ method: 'POST', url: '/v1/companies', headers, payload })
+  t.equal(res.statusCode, 400)
+  t.match(res.json(), { code: 'APP_VALIDATION', errors: [{ in: 'body', pointer: '/name', message: 'must be string' }] })
+})
+
+t.test('routes that read no query string ignore what it holds', async (t) => {
+  const app = await buildTestApp(t)
+  for (const url of ['/healthz?x=%00', '/openapi.json?limit=%ED%A0%80']) {
+    t.equal((await app.inject({ url })).statusCode, 200, url)
+  }
+})

@@ -155,7 +155,9 @@ t.test('POST accepts values at the limits of each rule', async (t) => {
     ['50 aliases of 200 chars', { name: 'a', aliases: Array.from({ length: 50 }, (_, i) => `${i}`.padEnd(200, 'a')) }, {}],
     ['sector of 100 chars', { name: 'a', sector: 's'.repeat(100) }, { sector: 's'.repeat(100) }],
     ['explicit nulls', { name: 'a', country: null, sector: null, lei: null, wikidata_id: null, website: null }, { country: null, lei: null }],
-    ['a large wikidata id', { name: 'a', wikidata_id: 'Q1234567890' }, { wikidata_id: 'Q1234567890' }]
+    ['a large wikidata id', { name: 'a', wikidata_id: 'Q1234567890' }, { wikidata_id: 'Q1234567890' }],
+    // The scheme is case-insensitive (RFC 3986), as the schema's pattern says; the database's check must agree.
+    ['an upper-case scheme', { name: 'a', website: 'HTTPS://Example.org/About' }, { website: 'HTTPS://Example.org/About' }]
   ]
   for (const [label, payload, expected] of cases) {
     const res = await post(app, payload)

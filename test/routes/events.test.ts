@@ -283,6 +283,21 @@ t.test('GET /v1/events/{id}', async (t) => {
   t.equal(assertProblem(t, unknown, 404, `/v1/events/${unknownId}`).code, 'APP_EVENT_NOT_FOUND')
   t.equal(unknown.json().type, '/problems/not-found')
 
+  // An archived copy's scheme is case-insensitive, as the schema's pattern says; the database's check must agree.
+  const archived = await app.inject({
+    method: 'PATCH',
+    url: `/v1/events/${event.id}`,
+    headers: await authHeader(app),
+    payload: { sources: [{ url: 'https://example.org/archived', archived_url: 'HTTPS://web.archive.org/web/2022/x' }] }
+  })
+  t.equal(archived.statusCode, 200, archived.body)
+  t.equal(archived.json().sources[0].archived_url, 'HTTPS://web.archive.org/web/2022/x')
+
+  // The id pattern takes upper-case hex: the same event, with its sources.
+  const upper = await app.inject({ url: `/v1/events/${event.id.toUpperCase()}` })
+  t.equal(upper.statusCode, 200, 'an upper-case id')
+  t.same(upper.json(), (await app.inject({ url: `/v1/events/${event.id}` })).json())
+
   for (const bad of ['abc', `urn:uuid:${randomUUID()}`, '12345678-1234-1234-1234-1234567890ab0']) {
     const res = await app.inject({ url: `/v1/events/${encodeURIComponent(bad)}` })
     const body = assertProblem(t, res, 400)

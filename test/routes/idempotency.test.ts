@@ -168,3 +168,15 @@ t.test('an import ignores Idempotency-Key: a repeat runs again and its external_
   t.not(again.json().id, first.json().id)
   t.match((await app.inject({ url: `/v1/imports/${again.json().id}` })).json(), { counts: { created: 0, unchanged: 1 } })
 })
+
+t.test('a body nested thousands of levels deep, sent to a POST that takes none, is fingerprinted without overflowing', async (t) => {
+  const app = await buildTestApp(t)
+  const headers = { ...await authHeader(app), 'idempotency-key': 'deep', 'content-type': 'application/json' }
+  const company = await createCompany(app)
+  await app.services.companies.remove(company.id, undefined, { apiKeyId: null, reason: null })
+  const payload = `{"x":${'['.repeat(10_000)}${']'.repeat(10_000)}}`
+  const res = await app.inject({ method: 'POST', url: `/v1/companies/${company.id}/restore`, headers, payload })
+  t.equal(res.statusCode, 200)
+  const again = await app.inject({ method: 'POST', url: `/v1/companies/${company.id}/restore`, headers, payload })
+  t.equal(again.headers['idempotent-replayed'], 'true', 'a repeat is the same request')
+})

@@ -118,3 +118,12 @@ t.test('a bad Change-Reason is a 400 naming the header, and writes nothing', asy
   const list = await app.inject({ url: '/v1/companies?q=Reasoned' })
   t.same(list.json().data, [])
 })
+
+t.test('Change-Reason is read on writes only: elsewhere it is ignored like any unknown header', async (t) => {
+  const app = await buildTestApp(t)
+  const reader = await authHeader(app, ['read'])
+  for (const url of ['/healthz', '/v1/companies', '/v1/events']) {
+    const res = await app.inject({ url, headers: { ...reader, 'change-reason': '%E2%80' } })
+    t.equal(res.statusCode, 200, url)
+  }
+})

@@ -142,3 +142,12 @@ t.test('a delivery of another subscription, or an unknown one, cannot be replaye
   t.match(res.json(), { code: 'APP_WEBHOOK_DELIVERY_NOT_FOUND' })
   t.same((await app.inject({ url: `/v1/webhooks/${id}/deliveries`, headers: admin })).json(), { data: [], next_cursor: null })
 })
+
+t.test('an upper-case scheme, which the schema accepts, is stored as sent', async (t) => {
+  const app = await buildTestApp(t)
+  const admin = await authHeader(app, ['admin'])
+  const url = PUBLIC_URL.replace('https', 'HTTPS')
+  const res = await app.inject({ method: 'POST', url: '/v1/webhooks', headers: admin, payload: { url } })
+  t.equal(res.statusCode, 201, res.body)
+  t.equal((await app.inject({ url: `/v1/webhooks/${res.json().id}`, headers: admin })).json().url, url)
+})

@@ -1,12 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyListQuery } from '../../schemas/api-keys.js'
-import { IdParams, NoQuery, commonProblems, createProblems, problems, ref } from '../../schemas/common.js'
+import { IdParams, NoQuery, bodyProblems, commonProblems, createProblems, problems, ref } from '../../schemas/common.js'
 import { noContent } from '../conditional.js'
 
 const tags = ['api-keys']
 // Key management needs a key with the `admin` scope.
 const security = [{ bearerAuth: [] }]
-const adminProblems = { ...commonProblems, 401: problems[401], 403: problems[403] }
+const adminProblems = { ...commonProblems, 403: problems[403] }
 
 const apiKeysRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { apiKeys } = app.services
@@ -68,7 +68,7 @@ const apiKeysRoutes: FastifyPluginAsyncTypebox = async (app) => {
       security,
       params: IdParams,
       querystring: NoQuery,
-      response: { 204: { ...noContent, description: 'Revoked.' }, ...adminProblems, 404: problems[404] }
+      response: { 204: { ...noContent, description: 'Revoked.' }, ...adminProblems, 404: problems[404], ...bodyProblems }
     }
   }, async (req, reply) => {
     await apiKeys.revokeById(req.params.id)

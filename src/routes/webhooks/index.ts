@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { IdParams, NoQuery, Problem, commonProblems, createProblems, problems, ref } from '../../schemas/common.js'
+import { IdParams, NoQuery, Problem, bodyProblems, commonProblems, createProblems, problems, ref } from '../../schemas/common.js'
 import {
   Webhook, WebhookCreate, WebhookCreated, WebhookDelivery, WebhookDeliveryList, WebhookDeliveryListQuery,
   WebhookDeliveryParams, WebhookList, WebhookListQuery
@@ -9,7 +9,7 @@ import { noContent } from '../conditional.js'
 const tags = ['webhooks']
 // Webhook management needs a key with the `admin` scope: a subscription makes the server call out.
 const security = [{ bearerAuth: [] }]
-const adminProblems = { ...commonProblems, 401: problems[401], 403: problems[403] }
+const adminProblems = { ...commonProblems, 403: problems[403] }
 
 const deliveryDescription = 'Each matching change is POSTed, at least once, as its change feed JSON (`Content-Type: application/json`), ' +
   'with `Webhook-Id` (the delivery id: the same on every retry, to drop duplicates) and ' +
@@ -86,7 +86,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
       security,
       params: IdParams,
       querystring: NoQuery,
-      response: { 204: { ...noContent, description: 'Deleted.' }, ...adminProblems, 404: problems[404] }
+      response: { 204: { ...noContent, description: 'Deleted.' }, ...adminProblems, 404: problems[404], ...bodyProblems }
     }
   }, async (req, reply) => {
     await webhooks.remove(req.params.id)
@@ -119,7 +119,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
       security,
       params: WebhookDeliveryParams,
       querystring: NoQuery,
-      response: { 202: { ...ref(WebhookDelivery), description: 'Queued; the delivery as it now stands.' }, ...adminProblems, 404: problems[404] }
+      response: { 202: { ...ref(WebhookDelivery), description: 'Queued; the delivery as it now stands.' }, ...adminProblems, 404: problems[404], ...bodyProblems }
     }
   }, async (req, reply) => {
     const delivery = await webhooks.replay(req.params.id, req.params.delivery_id)
