@@ -9,9 +9,18 @@ import { freshDatabase } from './database.js'
 
 /** The configuration of a test app: the defaults, plus what a test sets. */
 export function testConfig (env: Record<string, string> = {}): Config {
-  // Limits high enough that no test meets them by accident; the rate-limit tests set their own.
+  // Limits high enough that no test meets them by accident; the rate-limit tests set their own. No load shedding
+  // either (the overload tests turn it on): on PGlite a long query blocks this process's event loop, which is the
+  // test's, for a second or more, and the next request would be shed.
   // Webhook workers stay off unless a test turns them on, so that other tests start no job queue.
-  return loadConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_PER_KEY: '100000', RATE_LIMIT_PER_IP: '100000', WEBHOOKS_ENABLED: 'false', ...env })
+  return loadConfig({
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT_PER_KEY: '100000',
+    RATE_LIMIT_PER_IP: '100000',
+    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
+    WEBHOOKS_ENABLED: 'false',
+    ...env
+  })
 }
 
 /** An app on a fresh database of its own, closed and dropped when the test ends. */
