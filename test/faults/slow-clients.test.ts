@@ -7,7 +7,7 @@ import { keyFor, percentile, sleep, startCluster, startServer } from './support.
 const REQUEST_TIMEOUT_MS = 1000
 const HANDLER_TIMEOUT_MS = 2000
 const CLOSE_BOUND_MS = Math.max(REQUEST_TIMEOUT_MS + 1000, HANDLER_TIMEOUT_MS) + 500
-const SOCKETS_OF_EACH_KIND = 150
+const SOCKETS_OF_EACH_KIND = 120
 const LIVENESS_P99_MS = 100
 
 interface Slow { kind: string, openedAt: number, closedAt?: number, answer: string }
