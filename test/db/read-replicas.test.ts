@@ -104,14 +104,19 @@ t.test('a replica that cannot be reached causes no error: the primary serves', {
   t.same(new Set(statuses), new Set([200]), 'all 200')
 })
 
-t.test('a replica that fails under a read is left for the primary, in the same request', { skip: noServer }, async (t) => {
-  const port = Number(new URL(serverUrl!).port || 5432)
-  const proxy = await startProxy(t, port)
+/** An app whose one replica is the test server reached through a TCP proxy of the test's own, to break. */
+async function appWithProxiedReplica (t: Test) {
+  const proxy = await startProxy(t, Number(new URL(serverUrl!).port || 5432))
   const app = await appWithReplicas(t, (url) => {
     const replica = new URL(url)
     replica.port = String(proxy.port)
     return [replica.href]
   }, { DB_STATEMENT_TIMEOUT_MS: '500' })
+  return { app, proxy }
+}
+
+t.test('a replica that fails under a read is left for the primary, in the same request', { skip: noServer }, async (t) => {
+  const { app, proxy } = await appWithProxiedReplica(t)
   const { id } = await createCompany(t, app, 'Cut replica')
   const before = await app.inject({ url: `/v1/companies/${id}` })
   t.equal(before.headers['x-served-by'], 'replica', 'the replica serves while it can')
@@ -127,13 +132,7 @@ t.test('a replica that fails under a read is left for the primary, in the same r
 })
 
 t.test('a replica that stops answering is timed out and left for the primary', { skip: noServer }, async (t) => {
-  const port = Number(new URL(serverUrl!).port || 5432)
-  const proxy = await startProxy(t, port)
-  const app = await appWithReplicas(t, (url) => {
-    const replica = new URL(url)
-    replica.port = String(proxy.port)
-    return [replica.href]
-  }, { DB_STATEMENT_TIMEOUT_MS: '500' })
+  const { app, proxy } = await appWithProxiedReplica(t)
   const { id } = await createCompany(t, app, 'Silent replica')
   t.equal((await app.inject({ url: `/v1/companies/${id}` })).headers['x-served-by'], 'replica')
 

@@ -31,10 +31,20 @@ async function postgresBin (): Promise<string> {
 }
 
 /** Runs a PostgreSQL program; CI runs as root, which initdb and postgres refuse, so there as the postgres user. */
-async function runPostgresTool (program: string, args: string[]) {
+export async function runPostgresTool (program: string, args: string[]) {
   const path = join(await postgresBin(), program)
   const [command, commandArgs] = process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', path, ...args]] : [path, args]
   return execFileAsync(command, commandArgs, { maxBuffer: 16 * 1024 * 1024 })
+}
+
+/** A new temporary directory that the PostgreSQL programs run by `runPostgresTool` may write in. */
+export async function postgresOwnedDir (prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  if (process.getuid?.() === 0) {
+    const id = async (flag: string) => Number((await execFileAsync('id', [flag, 'postgres'])).stdout.trim())
+    await chown(dir, await id('-u'), await id('-g'))
+  }
+  return dir
 }
 
 export interface Cluster {
@@ -49,11 +59,7 @@ export interface Cluster {
 
 /** A throwaway PostgreSQL cluster of this test's own on loopback, never the shared one; removed at teardown. */
 export async function startCluster (t: Test): Promise<Cluster> {
-  const dir = await mkdtemp(join(tmpdir(), 'market-exits-faults-'))
-  if (process.getuid?.() === 0) {
-    const id = async (flag: string) => Number((await execFileAsync('id', [flag, 'postgres'])).stdout.trim())
-    await chown(dir, await id('-u'), await id('-g'))
-  }
+  const dir = await postgresOwnedDir('market-exits-faults-')
   const data = join(dir, 'data')
   const port = await freePort()
   await runPostgresTool('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync'])

@@ -1,21 +1,8 @@
-import { execFile } from 'node:child_process'
-import { appendFile, chown, mkdtemp, readdir, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { appendFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import pg from 'pg'
 import type { Test } from 'tap'
-import { freePort } from '../faults/support.js'
-
-const execFileAsync = promisify(execFile)
-
-/** Runs a program of the newest installed PostgreSQL (Debian keeps them out of PATH); as the postgres user under root, which initdb and postgres refuse. */
-async function runPostgresTool (program: string, args: string[]) {
-  const versions = (await readdir('/usr/lib/postgresql')).sort((a, b) => Number(b) - Number(a))
-  const path = join('/usr/lib/postgresql', versions[0]!, 'bin', program)
-  const [command, commandArgs] = process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', path, ...args]] : [path, args]
-  return execFileAsync(command, commandArgs, { maxBuffer: 16 * 1024 * 1024 })
-}
+import { freePort, postgresOwnedDir, runPostgresTool } from '../faults/support.js'
 
 export interface Server {
   url: string
@@ -38,11 +25,7 @@ export interface ReplicatedCluster {
  * The replica is a `pg_basebackup -R` copy with `recovery_min_apply_delay`, so that it is always that far behind.
  */
 export async function startReplicatedCluster (t: Test, { applyDelayMs }: { applyDelayMs: number }): Promise<ReplicatedCluster> {
-  const dir = await mkdtemp(join(tmpdir(), 'market-exits-replica-'))
-  if (process.getuid?.() === 0) {
-    const id = async (flag: string) => Number((await execFileAsync('id', [flag, 'postgres'])).stdout.trim())
-    await chown(dir, await id('-u'), await id('-g'))
-  }
+  const dir = await postgresOwnedDir('market-exits-replica-')
   const servers: Server[] = []
   t.teardown(async () => {
     for (const server of servers) await server.crash().catch(() => {})
