@@ -1,4 +1,4 @@
-import { StringDecoder } from 'node:string_decoder'
+import { isUtf8 } from 'node:buffer'
 import { Transform, type Readable, pipeline } from 'node:stream'
 import { parse } from 'csv-parse'
 import { yaleLine } from '../domain/yale-celi.js'
@@ -22,13 +22,18 @@ function limited (body: Readable, limit: number): Readable {
   return counter
 }
 
-/** Lines of NDJSON, each parsed; blank lines are lines too (rejected), so that line numbers match an editor's. */
+/**
+ * Lines of NDJSON, each parsed; blank lines are lines too (rejected), so that line numbers match an editor's. Lines are
+ * split as bytes (a line feed is never part of a UTF-8 sequence) so that one that is not UTF-8 is rejected, not mangled.
+ */
 async function * ndjsonRecords (body: Readable): AsyncGenerator<InputRecord> {
-  const decoder = new StringDecoder('utf8')
-  let rest = ''
+  // The start of the current line, as the chunks it came in: joined once, when its end comes.
+  let pieces: Buffer[] = []
   let line = 0
-  const record = (text: string): InputRecord => {
+  const record = (bytes: Buffer): InputRecord => {
     line++
+    if (!isUtf8(bytes)) return { line, field: '', message: 'is not valid UTF-8' }
+    const text = bytes.toString('utf8')
     const trimmed = text.endsWith('\r') ? text.slice(0, -1) : text
     if (trimmed.trim() === '') return { line, field: '', message: 'is empty; every line must be a JSON object' }
     try {
@@ -37,22 +42,26 @@ async function * ndjsonRecords (body: Readable): AsyncGenerator<InputRecord> {
       return { line, field: '', message: `is not valid JSON: ${(err as Error).message}` }
     }
   }
-  for await (const chunk of body) {
-    const text = rest + decoder.write(chunk as Buffer)
+  for await (const chunk of body as AsyncIterable<Buffer>) {
     let start = 0
-    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
-      yield record(text.slice(start, end))
+    for (let end = chunk.indexOf(LINE_FEED); end !== -1; end = chunk.indexOf(LINE_FEED, start)) {
+      const part = chunk.subarray(start, end)
+      yield record(pieces.length === 0 ? part : Buffer.concat([...pieces, part]))
+      pieces = []
       start = end + 1
     }
-    rest = text.slice(start)
+    if (start < chunk.length) pieces.push(chunk.subarray(start))
   }
-  rest += decoder.end()
   // A last line without a line end is a line; an empty one after the last line end is not.
-  if (rest !== '') yield record(rest)
+  if (pieces.length > 0) yield record(Buffer.concat(pieces))
 }
+const LINE_FEED = 0x0a
 
 const ALLOWED_CSV = new Set<string>([...IMPORT_CSV_COLUMNS, ...IMPORT_CSV_IGNORED_COLUMNS])
-const header = (pointer: string, message: string) => new InvalidInput({ in: 'body', pointer: `/header${pointer}`, message })
+/** A header problem; a column name is cut short, since it is echoed in the pointer and the detail. */
+const header = (pointer: string, message: string) =>
+  new InvalidInput({ in: 'body', pointer: `/header${shortened(pointer, 100)}`, message: shortened(message, 1000) })
+const shortened = (text: string, length: number) => text.length <= length ? text : `${text.slice(0, length)}…`
 
 /** Checks the header row of a format; a header that cannot be read is a 400 before anything is imported. */
 function checkHeader (format: ImportFormat, columns: string[]): string[] {
@@ -101,25 +110,55 @@ export function csvField (pointer: string): string {
   return pointer
 }
 
+/** The cells of a record as text, or the index of the first that is not UTF-8. */
+function decodedCells (cells: Uint8Array[]): string[] | number {
+  const texts: string[] = []
+  for (const [i, cell] of cells.entries()) {
+    if (!isUtf8(cell)) return i
+    texts.push(Buffer.from(cell.buffer, cell.byteOffset, cell.byteLength).toString('utf8'))
+  }
+  return texts
+}
+
+/** csv-parse fails once per stray quote and quotes the record so far each time: one record may fail this often. */
+const CSV_ERRORS_PER_RECORD = 20
+/** Thrown into csv-parse to stop it on a record that fails more often than that. */
+class UnreadableRecord extends Error {}
+
 /**
  * Data records of a CSV body, the header first checked. A record the parser cannot read is skipped by the parser and
  * rejected here, in its place; after a quote error, everything up to the next record the parser can read (with an
- * unclosed quote, the rest of the body) belongs to that one rejected record.
+ * unclosed quote, the rest of the body) belongs to that one rejected record. A header that cannot be read, or a record
+ * that fails too often, stops the parser: the rest of the body belongs to it.
  */
 async function * csvRecords (body: Readable, format: ImportFormat, date: string | undefined): AsyncGenerator<InputRecord> {
   let emitted = 0
-  const skipped: { after: number, message: string }[] = []
+  const skipped: { after: number, message: string, errors: number }[] = []
+  // The records read and not yet handed over, in order.
+  const pending: Uint8Array[][] = []
   const parser = parse({
-    bom: true,
+    // Cells come as bytes, so that one that is not UTF-8 is rejected, not mangled; a BOM stays in the first (trim drops it).
+    encoding: null,
+    bom: false,
     relax_column_count: true,
     skip_records_with_error: true,
-    on_record: (record: string[]) => { emitted++; return record },
+    on_record: (record) => {
+      emitted++
+      // The types assume text; with `encoding: null` the cells are bytes.
+      pending.push(record as unknown as Uint8Array[])
+      return record
+    },
     on_skip: (err) => {
-      const message = err?.message ?? 'cannot be read'
-      // After a quote error the parser may fail again before it finds a record end: one unreadable record, not several.
+      // The parser quotes the record's bytes so far; where it failed says enough.
+      const message = shortened((err?.message ?? 'cannot be read').replace(/, value is [\s\S]*$/, ''), 300)
+      if (emitted === 0) throw header('', `cannot be read: ${message}`)
+      // One unreadable record, however often the parser fails before it finds the record's end; its first error says why.
       const last = skipped.at(-1)
-      if (last !== undefined && last.after === emitted) last.message += `; ${message}`
-      else skipped.push({ after: emitted, message })
+      if (last === undefined || last.after !== emitted) skipped.push({ after: emitted, message, errors: 1 })
+      else if (++last.errors === CSV_ERRORS_PER_RECORD) {
+        last.message += `; the parser stopped after ${CSV_ERRORS_PER_RECORD} errors in this record, so the rest of the body was not read`
+        throw new UnreadableRecord()
+      }
     }
   })
   pipeline(body, parser, () => {})
@@ -128,34 +167,48 @@ async function * csvRecords (body: Readable, format: ImportFormat, date: string 
   let seen = 0
   const unreadable = function * (before: number): Generator<InputRecord> {
     while (skipped.length > 0 && skipped[0]!.after < before) {
-      const skip = skipped.shift()!
-      if (columns === undefined) throw header('', `cannot be read: ${skip.message}`)
-      yield { line: ++line, field: '', message: `is not valid CSV: ${skip.message}` }
+      yield { line: ++line, field: '', message: `is not valid CSV: ${skipped.shift()!.message}` }
     }
   }
-  for await (const cells of parser as AsyncIterable<string[]>) {
+  const input = function * (bytes: Uint8Array[]): Generator<InputRecord> {
     yield * unreadable(++seen)
+    const cells = decodedCells(bytes)
     if (columns === undefined) {
+      if (typeof cells === 'number') throw header('', 'is not valid UTF-8')
       columns = checkHeader(format, cells)
-      continue
+      return
     }
     line++
+    if (typeof cells === 'number') {
+      yield { line, field: cells < columns.length ? `/${columns[cells]}` : '', message: 'is not valid UTF-8' }
+      return
+    }
     if (cells.length !== columns.length) {
       yield { line, field: '', message: `has ${cells.length} cells; the header has ${columns.length}` }
-      continue
+      return
     }
     const row = Object.fromEntries(columns.map((c, i) => [c, cells[i]!]))
     if (format === 'csv') {
       yield { line, value: eventFromCsv(row), columns: true }
-      continue
+      return
     }
     const day = format === 'yale-celi' ? date! : row.snapshot_date!.trim()
     if (format === 'yale-celi-snapshots' && !/^\d{4}-\d{2}-\d{2}$/.test(day)) {
       yield { line, field: '/snapshot_date', message: 'must be a date, YYYY-MM-DD' }
-      continue
+      return
     }
     const mapped = yaleLine(row, day)
     yield 'line' in mapped ? { line, value: mapped.line } : { line, ...mapped }
+  }
+  try {
+    for await (const cells of parser as AsyncIterable<Uint8Array[]>) {
+      pending.shift()
+      yield * input(cells)
+    }
+  } catch (err) {
+    if (!(err instanceof UnreadableRecord)) throw err
+    // Stopping the parser dropped the records it had read but not yet handed over.
+    for (const cells of pending.splice(0)) yield * input(cells)
   }
   yield * unreadable(Infinity)
   if (columns === undefined) throw header('', 'is missing: the body is empty')

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream'
 import { sql } from 'drizzle-orm'
 import t from 'tap'
 import type { App } from '../../src/app.js'
@@ -6,7 +7,7 @@ import { authHeader, buildTestApp, createCompany } from '../helper.js'
 
 const NDJSON = 'application/x-ndjson'
 
-async function postImport (app: App, headers: Record<string, string>, body: string, contentType = NDJSON, query = '') {
+async function postImport (app: App, headers: Record<string, string>, body: string | Buffer | Readable, contentType = NDJSON, query = '') {
   return app.inject({ method: 'POST', url: `/v1/imports${query}`, headers: { ...headers, 'content-type': contentType }, payload: body })
 }
 
@@ -166,6 +167,59 @@ t.test('CSV header problems and syntax errors', async (t) => {
   t.match(await outcome(app, unclosed.json().id), {
     status: 'done', counts: { created: 1, rejected: 1 }, progress: { lines_total: 2 }, errors: [{ line: 2, field: '', message: /Quote Not Closed/ }]
   })
+})
+
+t.test('CSV bodies of stray quotes answer at once, and say where reading stopped', async (t) => {
+  const app = await buildTestApp(t)
+  const headers = await authHeader(app)
+  // csv-parse fails once per stray quote, quoting the record read so far: a header of them was a 500 after seconds.
+  const quotedHeader = await postImport(app, headers, '{"a":'.repeat(100_000) + 'null' + '}'.repeat(100_000), 'text/csv')
+  t.equal(quotedHeader.statusCode, 400)
+  t.match(quotedHeader.json(), { code: 'APP_VALIDATION', errors: [{ in: 'body', pointer: '/header', message: /^cannot be read: Invalid Opening Quote/ }] })
+  t.ok(quotedHeader.body.length < 2000, 'one error, not one per quote')
+  const longName = await postImport(app, headers, '['.repeat(1000) + ']'.repeat(1000), 'text/csv')
+  t.equal(longName.statusCode, 400)
+  t.equal(longName.json().errors[0].pointer, `/header/${'['.repeat(99)}…`, 'a column name is cut short where it is echoed')
+
+  const company = await createCompany(app)
+  const valid = (n: number) => `${company.id},RU,S${n},exit,2022-03-01,https://a.example/${n}`
+  const res = await postImport(app, headers, [
+    'company_id,region,service,action,date,source_urls', valid(1), valid(2), '{"a":'.repeat(100_000), valid(3)
+  ].join('\r\n'), 'text/csv')
+  t.equal(res.statusCode, 202)
+  const result = await outcome(app, res.json().id)
+  t.match(result, { status: 'done', counts: { created: 2, rejected: 1 }, progress: { lines_total: 3 } })
+  t.match(result.errors, [{ line: 3, field: '', message: /^is not valid CSV: Invalid Opening Quote.*the parser stopped after 20 errors in this record, so the rest of the body was not read$/ }])
+})
+
+t.test('bytes that are not UTF-8 reject their line, wherever the chunks of the body break', async (t) => {
+  const app = await buildTestApp(t)
+  const headers = await authHeader(app)
+  const company = await createCompany(app)
+  const notUtf8 = Buffer.from([0xc3, 0x28])
+  // Chunks that break inside lines and inside a two-byte character (é is c3 a9).
+  const ndjson = Buffer.concat([
+    Buffer.from(line({ company_id: company.id, service: 'Café A' }) + '\n'),
+    Buffer.from(line({ company_id: company.id, service: 'Bad X' }).replace('X', 'X' + notUtf8.toString('latin1')), 'latin1'),
+    Buffer.from('\n' + line({ company_id: company.id, service: 'Café B' }))
+  ])
+  const cut = ndjson.indexOf(Buffer.from('é B')) + 1
+  const chunks = [ndjson.subarray(0, 40), ndjson.subarray(40, cut), ndjson.subarray(cut)]
+  const res = await postImport(app, headers, Readable.from(chunks))
+  const result = await outcome(app, res.json().id)
+  t.match(result, { status: 'done', counts: { created: 2, rejected: 1 }, errors: [{ line: 2, field: '', message: 'is not valid UTF-8' }] })
+  const services = (await app.inject({ url: `/v1/events?company_id=${company.id}` })).json().data.map((e: { service: string }) => e.service)
+  t.same(services.sort(), ['Café A', 'Café B'], 'the valid lines read back unchanged')
+
+  const csv = Buffer.concat([
+    Buffer.from('\uFEFFcompany_id,region,service,action,date,source_urls\r\n'),
+    Buffer.from(`${company.id},RU,Bad `), notUtf8, Buffer.from(',exit,2022-03-01,https://a.example/1\r\n'),
+    Buffer.from(`${company.id},RU,Café C,exit,2022-03-01,https://a.example/2\r\n`)
+  ])
+  const csvResult = await outcome(app, (await postImport(app, headers, csv, 'text/csv')).json().id)
+  t.match(csvResult, { status: 'done', counts: { created: 1, rejected: 1 }, errors: [{ line: 1, field: '/service', message: 'is not valid UTF-8' }] })
+  const badHeader = await postImport(app, headers, Buffer.concat([Buffer.from('company_id,region,'), notUtf8]), 'text/csv')
+  t.match(badHeader.json(), { status: 400, errors: [{ pointer: '/header', message: 'is not valid UTF-8' }] })
 })
 
 t.test('atomic: one rejected line and nothing lands; partial: the valid lines land', async (t) => {
