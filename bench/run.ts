@@ -1,0 +1,245 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import pg from 'pg'
+import { encodeCursor } from '../src/domain/cursor.js'
+import { etagOf } from '../src/domain/etag.js'
+import { loadDataset } from './dataset.js'
+import { measureExport } from './export.js'
+import { measureImport } from './import.js'
+import { compare, load, type Comparison, type LoadRequest, type LoadRun } from './load.js'
+import { buildServer, createKey, freshDatabase, POSTGRES_URL, startOurServer, startServer, withDatabase, type RunningServer } from './support.js'
+
+/**
+ * `npm run bench`: loads the deterministic dataset into PostgreSQL, runs each scenario on our server and on a bare
+ * Fastify + pg server in turns, then the latency, export and import scenarios and the read scenarios on PGlite, and
+ * prints the tables that bench/README.md keeps. A full run writes bench/results/<date>.json. `--quick` is a small
+ * version that CI runs to keep the benchmark working; it never fails on speed.
+ */
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } })
+const quick = values.quick
+const size = quick ? { companies: 500, events: 10_000, seed: 42 } : { companies: 20_000, events: 1_000_000, seed: 42 }
+const pgliteSize = quick ? { companies: 100, events: 2_000, seed: 42 } : { companies: 2_000, events: 100_000, seed: 42 }
+// Importing a million lines takes over ten minutes at today's rate: the full run imports 100,000 (see README.md).
+const importLines = quick ? 2_000 : 100_000
+const throughput = { connections: 50, seconds: quick ? 1 : 5, rounds: quick ? 1 : 2, warmUp: !quick }
+const latency = { connections: 1, seconds: quick ? 1 : 3 }
+// The deep page of the keyset walk: page 1,000 needs 50,000 events.
+const deepPage = quick ? 100 : 1000
+
+const say = (line: string) => console.log(line)
+const fixed = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+
+async function queryRows<T> (databaseUrl: string, text: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    return (await client.query(text, params)).rows as T[]
+  } finally {
+    await client.end()
+  }
+}
+
+/** Ids drawn across the table, for requests that name an event, with their versions for If-Match. */
+async function eventPool (databaseUrl: string, count: number): Promise<Array<{ id: string, version: number }>> {
+  return queryRows(databaseUrl, 'SELECT id, version FROM events WHERE deleted_at IS NULL ORDER BY md5(id::text) LIMIT $1', [count])
+}
+
+/** Cycles through a list, one item per request. */
+function cycle<T> (items: T[]): () => T {
+  let i = 0
+  return () => items[i++ % items.length]!
+}
+
+/** The cursor of page `page` (of 50) of the unfiltered list, built from the key of its previous page's last row. */
+async function cursorOfPage (server: RunningServer, databaseUrl: string, page: number): Promise<{ ours: string, bare: string }> {
+  const first = await (await fetch(`${server.url}/v1/events?limit=50`)).json() as { next_cursor: string }
+  const { f: fingerprint } = JSON.parse(Buffer.from(first.next_cursor, 'base64url').toString()) as { f: string }
+  const [row] = await queryRows<{ date: string, id: string }>(databaseUrl,
+    "SELECT to_char(date, 'YYYY-MM-DD') AS date, id FROM events WHERE deleted_at IS NULL ORDER BY date DESC, id DESC OFFSET $1 LIMIT 1", [(page - 1) * 50 - 1])
+  return { ours: encodeCursor(fingerprint, [row!.date, row!.id]), bare: `after_date=${row!.date}&after_id=${row!.id}` }
+}
+
+async function throughputScenarios (servers: { ours: RunningServer, bare: RunningServer }, databaseUrl: string): Promise<Comparison[]> {
+  const reader = { authorization: await createKey({ databaseUrl }, ['read']) }
+  const writer = { authorization: await createKey({ databaseUrl }, ['read', 'write']) }
+  const ids = (await eventPool(databaseUrl, 1000)).map((e) => e.id)
+  const nextId = { ours: cycle(ids), bare: cycle(ids) }
+  const deep = await cursorOfPage(servers.ours, databaseUrl, deepPage)
+  const [{ company_id: companyId }] = await queryRows<{ company_id: string }>(databaseUrl, 'SELECT company_id FROM events LIMIT 1') as [{ company_id: string }]
+  let created = 0
+  const newEvent = () => JSON.stringify({
+    company_id: companyId,
+    region: 'RU',
+    service: `Bench service ${++created}`,
+    action: 'exit',
+    date: '2022-03-01',
+    sources: [{ url: `https://news.example.com/bench/${created % 1000}` }]
+  })
+  // PATCH: each run takes events no earlier run touched (requests cut off at a run's end were answered unseen), each
+  // request the next of them, with the version it last saw; both servers bump it.
+  const versions = new Map<string, number>()
+  let patchRuns = 0
+  let nextPatchId = cycle([''])
+  const patch: LoadRequest = {
+    method: 'PATCH',
+    path: '/',
+    before: async () => {
+      const fresh = await queryRows<{ id: string, version: number }>(databaseUrl,
+        'SELECT id, version FROM events WHERE deleted_at IS NULL ORDER BY md5(id::text) DESC OFFSET $1 LIMIT 2000', [2000 * patchRuns++])
+      versions.clear()
+      for (const row of fresh) versions.set(row.id, row.version)
+      nextPatchId = cycle([...versions.keys()])
+    },
+    setup: () => {
+      const id = nextPatchId()
+      return {
+        path: `/v1/events/${id}`,
+        headers: { ...writer, 'content-type': 'application/merge-patch+json', 'if-match': etagOf(versions.get(id)!) },
+        body: JSON.stringify({ summary: `Patched ${Date.now()}` })
+      }
+    },
+    onResponse: (_status, body) => {
+      const event = JSON.parse(body) as { id: string, version: number }
+      versions.set(event.id, event.version)
+    }
+  }
+  const same = (request: LoadRequest) => ({ ours: { ...request, headers: { ...reader, ...request.headers } }, bare: request })
+  const byId = (side: 'ours' | 'bare'): LoadRequest => ({ path: '/', setup: () => ({ path: `/v1/events/${nextId[side]()}` }) })
+  const scenarios: Array<[string, { ours: LoadRequest, bare: LoadRequest }]> = [
+    ['get by id', { ours: { ...byId('ours'), headers: reader }, bare: byId('bare') }],
+    ['list, region and date range', same({ path: '/v1/events?region=RU&date_from=2022-01-01&date_to=2022-12-31&limit=50' })],
+    ['list, q', same({ path: '/v1/events?q=livraisons&limit=50' })],
+    ['list, page 1', same({ path: '/v1/events?limit=50' })],
+    [`list, page ${fixed(deepPage)} (keyset)`, {
+      ours: { path: `/v1/events?limit=50&cursor=${deep.ours}`, headers: reader },
+      bare: { path: `/v1/events?${deep.bare}` }
+    }],
+    ['create', {
+      ours: { method: 'POST', path: '/v1/events', headers: writer, setup: () => ({ body: newEvent() }) },
+      bare: { method: 'POST', path: '/v1/events', setup: () => ({ body: newEvent() }) }
+    }],
+    ['PATCH with If-Match', { ours: patch, bare: patch }]
+  ]
+  const results: Comparison[] = []
+  say('\n| scenario (50 connections) | ours req/s | bare req/s | ours/bare (min–max) | ours p50 / p99 ms | bare p50 / p99 ms | p99 ours/bare | peak RSS ours / bare MB |')
+  say('|---|---|---|---|---|---|---|---|')
+  for (const [name, requests] of scenarios) {
+    const result = await compare(name, servers, requests, throughput)
+    results.push(result)
+    const mean = (runs: LoadRun[], pick: (r: LoadRun) => number) => runs.reduce((sum, r) => sum + pick(r), 0) / runs.length
+    const peak = (runs: LoadRun[]) => Math.max(...runs.map((r) => r.peakRssMb))
+    say(`| ${name} | ${fixed(mean(result.ours, (r) => r.rps))} | ${fixed(mean(result.bare, (r) => r.rps))} | ` +
+      `${result.ratio.median.toFixed(2)} (${result.ratio.min.toFixed(2)}–${result.ratio.max.toFixed(2)}) | ` +
+      `${fixed(mean(result.ours, (r) => r.p50), 1)} / ${fixed(mean(result.ours, (r) => r.p99), 1)} | ` +
+      `${fixed(mean(result.bare, (r) => r.p50), 1)} / ${fixed(mean(result.bare, (r) => r.p99), 1)} | ${result.p99Ratio.toFixed(2)} | ` +
+      `${peak(result.ours)} / ${peak(result.bare)} |`)
+  }
+  return results
+}
+
+async function latencyScenarios (server: RunningServer, headers: Record<string, string>): Promise<Array<{ scenario: string } & LoadRun>> {
+  const match = JSON.stringify({ names: [{ name: 'Karotor Ka 1' }, { name: 'Компания 10' }, { name: 'Unrelated Name Ltd' }] })
+  const scenarios: Array<[string, LoadRequest]> = [
+    ['facets, no filter', { path: '/v1/events/facets' }],
+    ['facets, RU in 2022', { path: '/v1/events/facets?region=RU&date_from=2022-01-01&date_to=2022-12-31' }],
+    ['time series, 2022 by month', { path: '/v1/events/timeseries?interval=month&date_from=2022-01-01&date_to=2022-12-31' }],
+    ['time series, all by year', { path: '/v1/events/timeseries?interval=year' }],
+    ['status RU as of 2023-06-30', { path: '/v1/status?region=RU&as_of=2023-06-30' }],
+    ['status, all as of 2023-06-30', { path: '/v1/status?as_of=2023-06-30' }],
+    ['company match, 3 names', { method: 'POST', path: '/v1/companies/match', body: match }]
+  ]
+  const results: Array<{ scenario: string } & LoadRun> = []
+  say('\n| scenario (1 connection, target: median under 50 ms) | median ms | p99 ms | req/s |\n|---|---|---|---|')
+  for (const [scenario, request] of scenarios) {
+    const run = await load(server, { ...request, headers }, latency)
+    if (run.non2xx > 0 || run.errors > 0) throw new Error(`${scenario}: ${run.non2xx} responses not 2xx, ${run.errors} errors`)
+    results.push({ scenario, ...run })
+    say(`| ${scenario} | ${fixed(run.p50, 1)} | ${fixed(run.p99, 1)} | ${fixed(run.rps)} |`)
+  }
+  return results
+}
+
+/** The read scenarios on the embedded database, loaded into a PGlite data directory first. */
+async function pgliteScenarios (): Promise<{ events: number, loadSeconds: number, runs: Array<{ scenario: string } & LoadRun> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'market-exits-bench-pglite-'))
+  try {
+    const start = performance.now()
+    await withDatabase({ dataDir }, async (database) => {
+      const { runMigrations } = await import('../src/db/migrate.js')
+      await runMigrations(database)
+      await loadDataset(database.db, pgliteSize)
+    })
+    const loadSeconds = (performance.now() - start) / 1000
+    const reader = { authorization: await createKey({ dataDir }, ['read']) }
+    const server = await startOurServer({ dataDir })
+    try {
+      const first = await (await fetch(`${server.url}/v1/events?limit=50`, { headers: reader })).json() as { data: Array<{ id: string }> }
+      const nextId = cycle(first.data.map((e) => e.id))
+      const scenarios: Array<[string, LoadRequest]> = [
+        ['get by id', { path: '/', setup: () => ({ path: `/v1/events/${nextId()}` }) }],
+        ['list, region and date range', { path: '/v1/events?region=RU&date_from=2022-01-01&date_to=2022-12-31&limit=50' }],
+        ['list, q', { path: '/v1/events?q=livraisons&limit=50' }],
+        ['list, page 1', { path: '/v1/events?limit=50' }]
+      ]
+      const runs: Array<{ scenario: string } & LoadRun> = []
+      say(`\n| PGlite, ${fixed(pgliteSize.events)} events (10 connections) | req/s | p50 ms | p99 ms | peak RSS MB |\n|---|---|---|---|---|`)
+      for (const [scenario, request] of scenarios) {
+        const run = await load(server, { ...request, headers: reader }, { connections: 10, seconds: throughput.seconds })
+        if (run.non2xx > 0 || run.errors > 0) throw new Error(`PGlite ${scenario}: ${run.non2xx} responses not 2xx, ${run.errors} errors`)
+        runs.push({ scenario, ...run })
+        say(`| ${scenario} | ${fixed(run.rps)} | ${fixed(run.p50, 1)} | ${fixed(run.p99, 1)} | ${run.peakRssMb} |`)
+      }
+      return { events: pgliteSize.events, loadSeconds, runs }
+    } finally {
+      await server.stop()
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+const started = performance.now()
+buildServer()
+const { url: databaseUrl, loadSeconds } = await freshDatabase(`market_exits_bench_${size.events}`, size)
+const [{ server_version: postgresVersion }] = await queryRows<{ server_version: string }>(databaseUrl, 'SHOW server_version') as [{ server_version: string }]
+say(`Loaded ${fixed(size.events)} events of ${fixed(size.companies)} companies into PostgreSQL ${postgresVersion} in ${loadSeconds.toFixed(0)} s`)
+
+const ours = await startOurServer({ databaseUrl }, { DB_STATEMENT_TIMEOUT_MS: '60000' })
+const bare = await startServer(['--import', 'tsx', 'bench/bare-server.ts'], { DATABASE_URL: databaseUrl }, '/readyz')
+let results
+try {
+  const comparisons = await throughputScenarios({ ours, bare }, databaseUrl)
+  await bare.stop()
+  const latencies = await latencyScenarios(ours, { authorization: await createKey({ databaseUrl }, ['read']) })
+  const exports = await measureExport(ours, databaseUrl)
+  say(`\n| export of ${fixed(exports[0]!.rows)} events | rows/s | seconds | server peak RSS MB |\n|---|---|---|---|`)
+  for (const run of exports) say(`| ${run.format} | ${fixed(run.rowsPerSecond)} | ${run.seconds.toFixed(1)} | ${run.peakRssMb || ''} |`)
+  await ours.stop()
+  const imported = await measureImport(importLines)
+  say(`\n| import of ${fixed(imported.lines)} NDJSON lines | lines/s | seconds | server peak RSS MB |\n|---|---|---|---|`)
+  say(`| plain COPY (floor) | ${fixed(imported.copyLinesPerSecond)} | ${(imported.lines / imported.copyLinesPerSecond).toFixed(1)} | |`)
+  say(`| POST /v1/imports | ${fixed(imported.linesPerSecond)} | ${imported.seconds.toFixed(1)} | ${imported.peakRssMb} (idle ${imported.idleRssMb}) |`)
+  say(`ratio to plain COPY: ${(imported.linesPerSecond / imported.copyLinesPerSecond).toFixed(3)}`)
+  const pglite = await pgliteScenarios()
+  results = { comparisons, latencies, exports, imported, pglite }
+} finally {
+  await Promise.allSettled([ours.stop(), bare.stop()])
+}
+
+const seconds = (performance.now() - started) / 1000
+say(`\nThe benchmark took ${seconds.toFixed(0)} s.`)
+if (!quick) {
+  const date = new Date().toISOString().slice(0, 10)
+  mkdirSync('bench/results', { recursive: true })
+  writeFileSync(`bench/results/${date}.json`, JSON.stringify({
+    date,
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, postgres: postgresVersion, postgresUrl: new URL(POSTGRES_URL).host },
+    dataset: { ...size, loadSeconds },
+    settings: { throughput, latency, importLines },
+    seconds,
+    ...results
+  }, null, 2) + '\n')
+  say(`Results written to bench/results/${date}.json`)
+}

@@ -1,0 +1,124 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import pg from 'pg'
+import { createDb } from '../src/db/client.js'
+import { runMigrations } from '../src/db/migrate.js'
+import { createApiKeyService } from '../src/services/api-keys.js'
+import type { Scope } from '../src/services/api-keys.js'
+import { loadDataset, type DatasetSize } from './dataset.js'
+
+export const POSTGRES_URL = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+
+/** The URL of database `name` on the benchmark's PostgreSQL server. */
+export function databaseUrl (name: string): string {
+  const url = new URL(POSTGRES_URL)
+  url.pathname = `/${name}`
+  return url.href
+}
+
+/** Drops and creates database `name`, migrates it, and loads the dataset of `size` into it, if any. */
+export async function freshDatabase (name: string, size?: DatasetSize): Promise<{ url: string, loadSeconds: number }> {
+  const admin = new pg.Client({ connectionString: POSTGRES_URL })
+  await admin.connect()
+  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+  await admin.query(`CREATE DATABASE "${name}"`)
+  await admin.end()
+  const url = databaseUrl(name)
+  const start = performance.now()
+  await withDatabase({ databaseUrl: url }, async (database) => {
+    await runMigrations(database)
+    if (size !== undefined) await loadDataset(database.db, size)
+  })
+  return { url, loadSeconds: (performance.now() - start) / 1000 }
+}
+
+/** Runs `work` on a database (PostgreSQL when `databaseUrl` is set, else PGlite in `dataDir`) and closes it. */
+export async function withDatabase<T> (
+  target: { databaseUrl?: string, dataDir?: string },
+  work: (database: Awaited<ReturnType<typeof createDb>>) => Promise<T>
+): Promise<T> {
+  const database = await createDb({ databaseUrl: target.databaseUrl, dataDir: target.dataDir ?? 'memory://', statementTimeoutMs: 3_600_000 })
+  try {
+    return await work(database)
+  } finally {
+    await database.close()
+  }
+}
+
+/** A new API key with these scopes, as an Authorization header value. */
+export async function createKey (target: { databaseUrl?: string, dataDir?: string }, scopes: Scope[]): Promise<string> {
+  return withDatabase(target, async (database) => `Bearer ${(await createApiKeyService({ db: database.db }).create(`bench-${Date.now()}`, scopes)).key}`)
+}
+
+export const freePort = () => new Promise<number>((resolve) => {
+  const server = createServer().listen(0, '127.0.0.1', () => {
+    const { port } = server.address() as { port: number }
+    server.close(() => resolve(port))
+  })
+})
+
+export const rssOf = (pid: number) => {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
+  } catch {
+    return 0
+  }
+}
+
+/** Samples a process's RSS every 50 ms until stopped; returns the peak. */
+export function sampleRss (pid: number): () => number {
+  let peak = rssOf(pid)
+  const timer = setInterval(() => { peak = Math.max(peak, rssOf(pid)) }, 50)
+  return () => {
+    clearInterval(timer)
+    return Math.max(peak, rssOf(pid))
+  }
+}
+
+export const MB = 2 ** 20
+
+/** Builds the server once, as production runs it: a TypeScript loader would add its own memory. */
+export function buildServer (): void {
+  if (spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' }).status !== 0) throw new Error('the build failed')
+}
+
+export interface RunningServer { url: string, pid: number, stop: () => Promise<void> }
+
+/** Starts a Node program listening on a free port, and resolves once `readyPath` answers 2xx. */
+export async function startServer (args: string[], env: Record<string, string | undefined>, readyPath: string): Promise<RunningServer> {
+  const port = await freePort()
+  const child: ChildProcess = spawn(process.execPath, args, { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'inherit', 'inherit'] })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const url = `http://127.0.0.1:${port}`
+  for (let i = 0; ; i++) {
+    if (await fetch(`${url}${readyPath}`).then((r) => r.ok, () => false)) break
+    if (i > 600 || child.exitCode !== null) {
+      child.kill('SIGKILL')
+      throw new Error(`${args.join(' ')} did not become ready`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return {
+    url,
+    pid: child.pid!,
+    stop: async () => {
+      child.kill('SIGTERM')
+      await exited
+    }
+  }
+}
+
+/** Our server, from its build, with the settings of a production instance except the per-client limits. */
+export function startOurServer (database: { databaseUrl?: string, dataDir?: string }, extra: Record<string, string> = {}): Promise<RunningServer> {
+  return startServer(['dist/server.js'], {
+    DATABASE_URL: database.databaseUrl,
+    DATA_DIR: database.dataDir,
+    SEED_SAMPLE: 'false',
+    LOG_LEVEL: 'warn',
+    // Every request comes from one address and one key: the limits would stop the run, and they are not what is measured.
+    RATE_LIMIT_PER_IP: '0',
+    RATE_LIMIT_PER_KEY: '0',
+    ...extra
+  }, '/readyz')
+}
