@@ -9,7 +9,7 @@ import { loadDataset } from './dataset.js'
 import { measureExport } from './export.js'
 import { measureImport } from './import.js'
 import { compare, load, type Comparison, type LoadRequest, type LoadRun } from './load.js'
-import { buildServer, createKey, freshDatabase, POSTGRES_URL, startOurServer, startServer, withDatabase, type RunningServer } from './support.js'
+import { buildServer, createKey, databaseUrl as urlOf, freshDatabase, POSTGRES_URL, startOurServer, startServer, withDatabase, type RunningServer } from './support.js'
 
 /**
  * `npm run bench`: loads the deterministic dataset into PostgreSQL, runs each scenario on our server and on a bare
@@ -17,8 +17,12 @@ import { buildServer, createKey, freshDatabase, POSTGRES_URL, startOurServer, st
  * prints the tables that bench/README.md keeps. A full run writes bench/results/<date>.json. `--quick` is a small
  * version that CI runs to keep the benchmark working; it never fails on speed.
  */
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } })
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, reuse: { type: 'boolean', default: false }, only: { type: 'string' } }
+})
 const quick = values.quick
+// While optimising: `--reuse` keeps the database an earlier run loaded, `--only <text>` runs the comparisons whose name has it.
+const only = values.only
 const size = quick ? { companies: 500, events: 10_000, seed: 42 } : { companies: 20_000, events: 1_000_000, seed: 42 }
 const pgliteSize = quick ? { companies: 100, events: 2_000, seed: 42 } : { companies: 2_000, events: 100_000, seed: 42 }
 // Importing a million lines takes over ten minutes at today's rate: the full run imports 100,000 (see README.md).
@@ -125,7 +129,7 @@ async function throughputScenarios (servers: { ours: RunningServer, bare: Runnin
   const results: Comparison[] = []
   say('\n| scenario (50 connections) | ours req/s | bare req/s | ours/bare (min–max) | ours p50 / p99 ms | bare p50 / p99 ms | p99 ours/bare | peak RSS ours / bare MB |')
   say('|---|---|---|---|---|---|---|---|')
-  for (const [name, requests] of scenarios) {
+  for (const [name, requests] of scenarios.filter(([name]) => only === undefined || name.includes(only))) {
     const result = await compare(name, servers, requests, throughput)
     results.push(result)
     const mean = (runs: LoadRun[], pick: (r: LoadRun) => number) => runs.reduce((sum, r) => sum + pick(r), 0) / runs.length
@@ -202,35 +206,40 @@ async function pgliteScenarios (): Promise<{ events: number, loadSeconds: number
 
 const started = performance.now()
 buildServer()
-const { url: databaseUrl, loadSeconds } = await freshDatabase(`market_exits_bench_${size.events}`, size)
+const { url: databaseUrl, loadSeconds } = values.reuse
+  ? { url: urlOf(`market_exits_bench_${size.events}`), loadSeconds: 0 }
+  : await freshDatabase(`market_exits_bench_${size.events}`, size)
 const [{ server_version: postgresVersion }] = await queryRows<{ server_version: string }>(databaseUrl, 'SHOW server_version') as [{ server_version: string }]
 say(`Loaded ${fixed(size.events)} events of ${fixed(size.companies)} companies into PostgreSQL ${postgresVersion} in ${loadSeconds.toFixed(0)} s`)
 
-const ours = await startOurServer({ databaseUrl }, { DB_STATEMENT_TIMEOUT_MS: '60000' })
-const bare = await startServer(['--import', 'tsx', 'bench/bare-server.ts'], { DATABASE_URL: databaseUrl }, '/readyz')
-let results
-try {
-  const comparisons = await throughputScenarios({ ours, bare }, databaseUrl)
-  await bare.stop()
-  const latencies = await latencyScenarios(ours, { authorization: await createKey({ databaseUrl }, ['read']) })
-  const exports = await measureExport(ours, databaseUrl)
-  say(`\n| export of ${fixed(exports[0]!.rows)} events | rows/s | seconds | server peak RSS MB |\n|---|---|---|---|`)
-  for (const run of exports) say(`| ${run.format} | ${fixed(run.rowsPerSecond)} | ${run.seconds.toFixed(1)} | ${run.peakRssMb || ''} |`)
-  await ours.stop()
-  const imported = await measureImport(importLines)
-  say(`\n| import of ${fixed(imported.lines)} NDJSON lines | lines/s | seconds | server peak RSS MB |\n|---|---|---|---|`)
-  say(`| plain COPY (floor) | ${fixed(imported.copyLinesPerSecond)} | ${(imported.lines / imported.copyLinesPerSecond).toFixed(1)} | |`)
-  say(`| POST /v1/imports | ${fixed(imported.linesPerSecond)} | ${imported.seconds.toFixed(1)} | ${imported.peakRssMb} (idle ${imported.idleRssMb}) |`)
-  say(`ratio to plain COPY: ${(imported.linesPerSecond / imported.copyLinesPerSecond).toFixed(3)}`)
-  const pglite = await pgliteScenarios()
-  results = { comparisons, latencies, exports, imported, pglite }
-} finally {
-  await Promise.allSettled([ours.stop(), bare.stop()])
+/** The comparisons, then (on the same server) the latencies and the export; the import and PGlite start their own. */
+async function allScenarios () {
+  const ours = await startOurServer({ databaseUrl }, { DB_STATEMENT_TIMEOUT_MS: '60000' })
+  const bare = await startServer(['--import', 'tsx', 'bench/bare-server.ts'], { DATABASE_URL: databaseUrl }, '/readyz')
+  try {
+    const comparisons = await throughputScenarios({ ours, bare }, databaseUrl)
+    await bare.stop()
+    if (only !== undefined) return { comparisons }
+    const latencies = await latencyScenarios(ours, { authorization: await createKey({ databaseUrl }, ['read']) })
+    const exports = await measureExport(ours, databaseUrl)
+    say(`\n| export of ${fixed(exports[0]!.rows)} events | rows/s | seconds | server peak RSS MB |\n|---|---|---|---|`)
+    for (const run of exports) say(`| ${run.format} | ${fixed(run.rowsPerSecond)} | ${run.seconds.toFixed(1)} | ${run.peakRssMb || ''} |`)
+    await ours.stop()
+    const imported = await measureImport(importLines)
+    say(`\n| import of ${fixed(imported.lines)} NDJSON lines | lines/s | seconds | server peak RSS MB |\n|---|---|---|---|`)
+    say(`| plain COPY (floor) | ${fixed(imported.copyLinesPerSecond)} | ${(imported.lines / imported.copyLinesPerSecond).toFixed(1)} | |`)
+    say(`| POST /v1/imports | ${fixed(imported.linesPerSecond)} | ${imported.seconds.toFixed(1)} | ${imported.peakRssMb} (idle ${imported.idleRssMb}) |`)
+    say(`ratio to plain COPY: ${(imported.linesPerSecond / imported.copyLinesPerSecond).toFixed(3)}`)
+    return { comparisons, latencies, exports, imported, pglite: await pgliteScenarios() }
+  } finally {
+    await Promise.allSettled([ours.stop(), bare.stop()])
+  }
 }
+const results = await allScenarios()
 
 const seconds = (performance.now() - started) / 1000
 say(`\nThe benchmark took ${seconds.toFixed(0)} s.`)
-if (!quick) {
+if (!quick && only === undefined) {
   const date = new Date().toISOString().slice(0, 10)
   mkdirSync('bench/results', { recursive: true })
   writeFileSync(`bench/results/${date}.json`, JSON.stringify({

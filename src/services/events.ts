@@ -161,24 +161,45 @@ async function refreshSearch (tx: Executor, eventIds: string[]): Promise<void> {
   await tx.execute(sql`SELECT refresh_event_search(ARRAY[${sql.join(eventIds.map((id) => sql`${id}`), sql`, `)}]::uuid[])`)
 }
 
-async function sourcesOf (ex: Executor, eventIds: string[]): Promise<Map<string, Source[]>> {
+const sourceColumns = {
+  eventId: eventSources.eventId,
+  url: sources.url,
+  publisher: sources.publisher,
+  title: sources.title,
+  publishedDate: sources.publishedDate,
+  language: sources.language,
+  kind: sources.kind,
+  archivedUrl: sources.archivedUrl,
+  license: sources.license,
+  quote: eventSources.quote
+}
+
+/** The sources of some events, in citation order: one query, whatever the number of events, so it can be prepared. */
+const sourcesQuery = (ex: Executor) => ex.select(sourceColumns).from(eventSources).innerJoin(sources, eq(sources.id, eventSources.sourceId))
+  .where(sql`${eventSources.eventId} = any(${sql.placeholder('ids')}::uuid[])`)
+  .orderBy(asc(eventSources.eventId), asc(eventSources.position))
+
+/** One live event by id, with its company's name. */
+const eventQuery = (ex: Executor) => ex.select(eventColumns).from(events).innerJoin(companies, eq(companies.id, events.companyId))
+  .where(and(eq(events.id, sql.placeholder('id')), isNull(events.deletedAt)))
+
+type SourceRow = Awaited<ReturnType<ReturnType<typeof sourcesQuery>['execute']>>[number]
+type EventQueryRow = Awaited<ReturnType<ReturnType<typeof eventQuery>['execute']>>[number]
+interface ReadQueries {
+  sources: { execute: (values: { ids: string[] }) => Promise<SourceRow[]> }
+  event: { execute: (values: { id: string }) => Promise<EventQueryRow[]> }
+}
+
+/** The queries reads run on every request: prepared once on the service's database; inside a transaction, built there. */
+function readQueries (db: Db): (ex: Executor) => ReadQueries {
+  const prepared = { sources: sourcesQuery(db).prepare('event_sources_of'), event: eventQuery(db).prepare('event_by_id') }
+  return (ex) => ex === db ? prepared : { sources: sourcesQuery(ex), event: eventQuery(ex) }
+}
+
+async function sourcesOf (queries: ReadQueries, eventIds: string[]): Promise<Map<string, Source[]>> {
   const bySource = new Map<string, Source[]>(eventIds.map((id) => [id, []]))
   if (eventIds.length === 0) return bySource
-  const rows = await ex.select({
-    eventId: eventSources.eventId,
-    url: sources.url,
-    publisher: sources.publisher,
-    title: sources.title,
-    publishedDate: sources.publishedDate,
-    language: sources.language,
-    kind: sources.kind,
-    archivedUrl: sources.archivedUrl,
-    license: sources.license,
-    quote: eventSources.quote
-  }).from(eventSources).innerJoin(sources, eq(sources.id, eventSources.sourceId))
-    .where(inArray(eventSources.eventId, eventIds))
-    .orderBy(asc(eventSources.eventId), asc(eventSources.position))
-  for (const r of rows) {
+  for (const r of await queries.sources.execute({ ids: eventIds })) {
     bySource.get(r.eventId)!.push({
       url: r.url,
       publisher: r.publisher,
@@ -195,12 +216,14 @@ async function sourcesOf (ex: Executor, eventIds: string[]): Promise<Map<string,
 }
 
 export function createEventService ({ db }: { db: Db }) {
+  const queriesFor = readQueries(db)
+
   async function find (ex: Executor, id: string): Promise<Event | undefined> {
-    const [row] = await ex.select(eventColumns).from(events).innerJoin(companies, eq(companies.id, events.companyId))
-      .where(and(eq(events.id, id), isNull(events.deletedAt)))
+    const queries = queriesFor(ex)
+    const [row] = await queries.event.execute({ id })
     if (!row) return undefined
     // By the stored id: the caller's may be upper-case, and the sources come back keyed by the lower-case one.
-    return toEvent(row, (await sourcesOf(ex, [row.id])).get(row.id)!)
+    return toEvent(row, (await sourcesOf(queries, [row.id])).get(row.id)!)
   }
 
   async function lockLive (tx: Executor, id: string, ifMatch: string | undefined): Promise<EventRow> {
@@ -232,7 +255,7 @@ export function createEventService ({ db }: { db: Db }) {
       const rows = await db.select(eventColumns).from(events).innerJoin(companies, eq(companies.id, events.companyId))
         .where(and(eq(events.companyId, companyId), isNull(events.deletedAt)))
         .orderBy(asc(events.region), asc(events.date), asc(events.createdAt), asc(events.id))
-      const sourceLists = await sourcesOf(db, rows.map((r) => r.id))
+      const sourceLists = await sourcesOf(queriesFor(db), rows.map((r) => r.id))
       return rows.map((r) => toEvent(r, sourceLists.get(r.id)!))
     },
 
@@ -249,7 +272,7 @@ export function createEventService ({ db }: { db: Db }) {
         return [toRfc3339(sort.endsWith('created_at') ? r.createdAt : r.updatedAt), r.id]
       })
       if (query.known_at !== undefined) return { data: await recordedSnapshots(page.rows.map((r) => r.id)), next_cursor: page.nextCursor }
-      const sourceLists = await sourcesOf(db, page.rows.map((r) => r.id))
+      const sourceLists = await sourcesOf(queriesFor(db), page.rows.map((r) => r.id))
       return { data: page.rows.map((r) => toEvent(r, sourceLists.get(r.id)!)), next_cursor: page.nextCursor }
     },
 
