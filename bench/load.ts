@@ -1,5 +1,5 @@
 import autocannon from 'autocannon'
-import { MB, sampleRss, type RunningServer } from './support.js'
+import { cpuMsOf, MB, sampleRss, type RunningServer } from './support.js'
 
 /** One request shape; `setup` may vary it per request (a new body, the next id). */
 export interface LoadRequest {
@@ -13,12 +13,22 @@ export interface LoadRequest {
   before?: () => Promise<void>
 }
 
-export interface LoadRun { rps: number, p50: number, p99: number, peakRssMb: number, non2xx: number, errors: number }
+export interface LoadRun {
+  rps: number
+  p50: number
+  p99: number
+  peakRssMb: number
+  /** The server's CPU time per request, user and system, in milliseconds. */
+  cpuMs: number
+  non2xx: number
+  errors: number
+}
 
 /** Drives one server with `connections` clients for `seconds`, sampling its RSS meanwhile. */
 export async function load (server: RunningServer, request: LoadRequest, options: { connections: number, seconds: number }): Promise<LoadRun> {
   await request.before?.()
   const stopSampling = sampleRss(server.pid)
+  const cpuBefore = cpuMsOf(server.pid)
   const result = await autocannon({
     url: server.url,
     connections: options.connections,
@@ -33,11 +43,13 @@ export async function load (server: RunningServer, request: LoadRequest, options
     }]
   })
   const peak = stopSampling()
+  const cpuMs = (cpuMsOf(server.pid) - cpuBefore) / Math.max(result.requests.total, 1)
   return {
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
     peakRssMb: Math.round(peak / MB),
+    cpuMs,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts
   }

@@ -7,11 +7,19 @@ import { buildServer, createKey, databaseUrl, startServer } from './support.js'
 
 /**
  * `npm run bench:profile -- --path /v1/events/<id>`: runs our server under `--cpu-prof` against the database an earlier
- * `npm run bench` loaded (`--events 1000000` by default), drives one GET with 50 connections, and prints where the
- * server's CPU time went: by package or source file, and the functions with the most self time.
+ * `npm run bench` loaded (`--events 1000000` by default), drives one request (`--method`, `--body`: a JSON body) with
+ * 50 connections and a read and write key, and prints where the server's CPU time went: by package or source file, and
+ * the functions with the most self time.
  */
 const { values } = parseArgs({
-  options: { path: { type: 'string' }, events: { type: 'string', default: '1000000' }, seconds: { type: 'string', default: '10' }, top: { type: 'string', default: '25' } }
+  options: {
+    path: { type: 'string' },
+    method: { type: 'string', default: 'GET' },
+    body: { type: 'string' },
+    events: { type: 'string', default: '1000000' },
+    seconds: { type: 'string', default: '10' },
+    top: { type: 'string', default: '25' }
+  }
 })
 if (values.path === undefined) throw new Error('--path is required, for instance --path "/v1/events?limit=50"')
 
@@ -29,14 +37,15 @@ function ownerOf (url: string): string {
 }
 
 const database = databaseUrl(`market_exits_bench_${values.events}`)
-const reader = { authorization: await createKey({ databaseUrl: database }, ['read']) }
+const key = { authorization: await createKey({ databaseUrl: database }, ['read', 'write']) }
 buildServer()
 const dir = mkdtempSync(join(tmpdir(), 'market-exits-profile-'))
 const server = await startServer(['--cpu-prof', '--cpu-prof-dir', dir, 'dist/server.js'], {
   DATABASE_URL: database, SEED_SAMPLE: 'false', LOG_LEVEL: 'warn', RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_KEY: '0'
 }, '/readyz')
 try {
-  const run = await load(server, { path: values.path, headers: reader }, { connections: 50, seconds: Number(values.seconds) })
+  const request = { method: values.method as 'GET' | 'POST', path: values.path, headers: key, ...(values.body === undefined ? {} : { body: values.body }) }
+  const run = await load(server, request, { connections: 50, seconds: Number(values.seconds) })
   console.log(`${values.path}: ${Math.round(run.rps)} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms, ${run.non2xx} not 2xx`)
 } finally {
   await server.stop()

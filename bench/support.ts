@@ -66,6 +66,17 @@ export const rssOf = (pid: number) => {
   }
 }
 
+/** CPU time a process has used so far (user and system), in milliseconds. */
+export const cpuMsOf = (pid: number) => {
+  try {
+    // The fields after the command name, which may hold spaces, start at its closing parenthesis.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return 0
+  }
+}
+
 /** Samples a process's RSS every 50 ms until stopped; returns the peak. */
 export function sampleRss (pid: number): () => number {
   let peak = rssOf(pid)
