@@ -69,10 +69,10 @@ export default fp<ServicesOptions>(async (app, { exportTimeoutMs, exportBatchRow
     companyMatch: createCompanyMatchService({ db }),
     events,
     eventExport: createEventExportService({
-      db,
+      // PostgreSQL streams an export with COPY; PGlite pages through the list, since its one connection would be held.
+      pool: app.database.pool,
       events,
-      // PGlite has one connection, which a cursor would hold for the whole export.
-      options: { timeoutMs: exportTimeoutMs, batchRows: exportBatchRows, cursor: app.database.kind === 'postgres' }
+      options: { timeoutMs: exportTimeoutMs, batchRows: exportBatchRows }
     }),
     eventStats: createEventStatsService({ db }),
     health: createHealthService({ db: app.db, jobQueue: createJobQueue(app.database) }),

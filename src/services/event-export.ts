@@ -1,8 +1,9 @@
-import { Readable, pipeline } from 'node:stream'
+import { PassThrough, Readable, Transform, pipeline } from 'node:stream'
 import { stringify } from 'csv-stringify'
 import { and, asc, desc, eq, sql, type SQL } from 'drizzle-orm'
-import type { AnyPgColumn } from 'drizzle-orm/pg-core'
-import { queryRows, type Db } from '../db/client.js'
+import { PgDialect, type AnyPgColumn } from 'drizzle-orm/pg-core'
+import type pg from 'pg'
+import { to as copyTo } from 'pg-copy-streams'
 import { companies, events, eventSources, sources } from '../db/schema.js'
 import { neutraliseFormula } from '../domain/export-formats.js'
 import type { Event, EventList, EventListQuery } from '../schemas/events.js'
@@ -41,6 +42,9 @@ function csvRecord (e: Event): CsvRecord {
 }
 
 const rfc3339 = (column: SQL | AnyPgColumn) => sql`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+/** A CSV text cell as domain/export-formats.ts's neutraliseFormula makes it, in SQL. */
+const cell = (value: SQL | AnyPgColumn) =>
+  sql`(CASE WHEN left(${value}::text, 1) IN ('=', '+', '-', '@', E'\t', E'\r') THEN '''' || ${value}::text ELSE ${value}::text END)`
 
 /**
  * One query for the whole export, so that Postgres joins the sources of every event at once (a hash join)
@@ -64,11 +68,11 @@ function exportSelect (query: ExportQuery, format: ExportFormat): SQL {
         'date_precision', ${events.datePrecision}, 'effective_date', ${events.effectiveDate}, 'summary', ${events.summary},
         'sources', coalesce(cited.list, '[]'::json), 'source_count', coalesce(cited.n, 0), 'external_id', ${events.externalId},
         'created_at', ${rfc3339(events.createdAt)}, 'updated_at', ${rfc3339(events.updatedAt)}, 'version', ${events.version})::text AS line`
-    : sql`${events.id} AS id, ${events.companyId} AS company_id, ${companies.name} AS company_name, ${events.region} AS region,
-        ${events.service} AS service, ${events.action} AS action, ${events.date}::text AS date, ${events.datePrecision} AS date_precision,
-        ${events.effectiveDate}::text AS effective_date, ${events.summary} AS summary, ${events.externalId} AS external_id,
-        coalesce(cited.n, 0) AS source_count, coalesce(cited.urls, '') AS source_urls, ${rfc3339(events.createdAt)} AS created_at,
-        ${rfc3339(events.updatedAt)} AS updated_at, ${events.version} AS version`
+    : sql`${cell(events.id)} AS id, ${cell(events.companyId)} AS company_id, ${cell(companies.name)} AS company_name, ${cell(events.region)} AS region,
+        ${cell(events.service)} AS service, ${cell(events.action)} AS action, ${cell(events.date)} AS date, ${cell(events.datePrecision)} AS date_precision,
+        ${cell(events.effectiveDate)} AS effective_date, ${cell(events.summary)} AS summary, ${cell(events.externalId)} AS external_id,
+        coalesce(cited.n, 0) AS source_count, ${cell(sql`cited.urls`)} AS source_urls, ${cell(rfc3339(events.createdAt))} AS created_at,
+        ${cell(rfc3339(events.updatedAt))} AS updated_at, ${events.version} AS version`
   return sql`SELECT ${columns}
     FROM ${events} JOIN ${companies} ON ${eq(companies.id, events.companyId)} LEFT JOIN ${cited} ON cited.event_id = ${events.id}
     WHERE ${and(...eventFilterConditions(query))}
@@ -86,49 +90,89 @@ function encode (batches: Readable, format: ExportFormat): Readable {
   return csv
 }
 
-/** `batchRows`: rows read from the database at a time, which bounds the export's memory. */
-export interface ExportOptions { timeoutMs: number, batchRows: number, cursor: boolean }
+/** `batchRows`: events read at a time where the export pages through the list (PGlite), which bounds its memory. */
+export interface ExportOptions { timeoutMs: number, batchRows: number }
 
-export function createEventExportService ({ db, events: eventService, options }: { db: Db, events: EventService, options: ExportOptions }) {
-  /**
-   * Runs the export query under a cursor in one transaction, a batch at a time, pausing while the client is
-   * slower than the database. Resolves once the first batch is read, so that a failing query is still an error reply.
-   */
-  function cursorBatches (select: SQL, format: ExportFormat): Promise<Readable> {
-    let wake = () => {}
-    const batches = new Readable({ objectMode: true, highWaterMark: 2, read () { wake() } })
-    batches.on('close', () => wake())
-    return new Promise((resolve, reject) => {
-      let started = false
-      db.transaction(async (tx) => {
-        // The export's own bounds replace the request ones: one long statement, and idle time while the client reads.
-        const timeout = String(Math.trunc(options.timeoutMs))
-        await tx.execute(sql.raw(`SET LOCAL statement_timeout = ${timeout}`))
-        await tx.execute(sql.raw(`SET LOCAL idle_in_transaction_session_timeout = ${timeout}`))
-        // A cursor plans for the first rows by default; an export wants all of them, fast.
-        await tx.execute(sql.raw('SET LOCAL cursor_tuple_fraction = 1'))
-        await tx.execute(sql.raw("SET LOCAL work_mem = '128MB'"))
-        // Every row is read, so a nested loop never pays; with statistics not yet gathered (a table just loaded,
-        // autovacuum not run) the planner chose one over the sources aggregate and the export went quadratic.
-        await tx.execute(sql.raw('SET LOCAL enable_nestloop = off'))
-        await tx.execute(sql`DECLARE export_rows NO SCROLL CURSOR FOR ${select}`)
-        for (;;) {
-          const rows = await queryRows<Record<string, unknown>>(tx, sql.raw(`FETCH ${Math.trunc(options.batchRows)} FROM export_rows`))
-          if (!started) {
-            started = true
-            resolve(encode(batches, format))
-          }
-          if (batches.destroyed) return
-          if (rows.length === 0) break
-          const more = batches.push(format === 'ndjson' ? rows.map((r) => r.line) : rows)
-          if (!more) await new Promise<void>((resolve) => { wake = resolve })
+const dialect = new PgDialect({ casing: 'snake_case' })
+const CRLF = Buffer.from('\r\n')
+const QUOTE = 0x22
+const LINE_FEED = 0x0a
+
+/** PostgreSQL's CSV ends records with LF, RFC 4180 with CRLF: a line feed outside quotes ends a record. */
+function crlfRecords (): Transform {
+  let quoted = false
+  return new Transform({
+    transform (chunk: Buffer, _encoding, done) {
+      const parts: Buffer[] = []
+      let start = 0
+      for (let i = 0; i < chunk.length; i++) {
+        const byte = chunk[i]
+        if (byte === QUOTE) quoted = !quoted
+        else if (byte === LINE_FEED && !quoted) {
+          parts.push(chunk.subarray(start, i), CRLF)
+          start = i + 1
         }
-        batches.push(null)
-      }).catch((err: unknown) => {
-        if (!started) reject(err)
-        else batches.destroy(err as Error)
-      })
+      }
+      parts.push(chunk.subarray(start))
+      done(null, Buffer.concat(parts))
+    }
+  })
+}
+
+export function createEventExportService ({ pool, events: eventService, options }: { pool?: pg.Pool | undefined, events: EventService, options: ExportOptions }) {
+  /**
+   * Streams the export query's rows as PostgreSQL writes them with COPY: Postgres builds each NDJSON line or CSV
+   * record, and the bytes go to the client without being parsed into rows, at the pace the client reads. Resolves
+   * once the first bytes came, so that a failing query is still an error reply.
+   */
+  async function copied (pool: pg.Pool, select: SQL, format: ExportFormat): Promise<Readable> {
+    // COPY takes no parameters: the filters' values are inlined as literals (standard strings: quotes doubled).
+    const query = dialect.sqlToQuery(select.inlineParams()).sql
+    // One column of JSON, whose strings escape every control character: with a quote and a delimiter that JSON never
+    // holds unescaped, CSV mode writes each line as it is. CSV is PostgreSQL's own RFC 4180 quoting.
+    const copy = format === 'ndjson'
+      ? `COPY (${query}) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')`
+      : `COPY (${query}) TO STDOUT WITH (FORMAT csv)`
+    const client = await pool.connect()
+    let released = false
+    const release = (err?: Error) => {
+      if (released) return
+      released = true
+      // A COPY cut short leaves the connection mid-protocol: it is closed, which ends the statement too.
+      client.release(err ?? false)
+    }
+    const timeout = Math.trunc(options.timeoutMs)
+    try {
+      // The export's own bound replaces the request one; a nested loop never pays when every row is read, and with
+      // statistics not yet gathered (a table just loaded) the planner chose one and the export went quadratic.
+      await client.query(`BEGIN; SET LOCAL statement_timeout = ${timeout}; SET LOCAL work_mem = '128MB'; ` +
+        'SET LOCAL enable_nestloop = off; SET LOCAL standard_conforming_strings = on')
+    } catch (err) {
+      release(err as Error)
+      throw err
+    }
+    // pg's read timeout is the request one (the statement timeout and a second): it would cut a long COPY short. pg
+    // clears it through the query's callback, which pg-copy-streams never calls: left running, the timer would keep the
+    // process alive, then fail the finished stream; so the stream calls it once it is closed.
+    const rows: Readable & { callback?: () => void } = client.query(Object.assign(copyTo(copy), { query_timeout: timeout + 1000 }))
+    rows.once('close', () => rows.callback?.())
+    const body = new PassThrough()
+    if (format === 'csv') body.write(CSV_COLUMNS.join(',') + '\r\n')
+    const finished = (err: Error | null) => {
+      if (err) return release(err)
+      client.query('COMMIT').then(() => release(), (failed: Error) => release(failed))
+    }
+    if (format === 'csv') pipeline(rows, crlfRecords(), body, finished)
+    else pipeline(rows, body, finished)
+    await new Promise<void>((resolve, reject) => {
+      rows.once('data', () => resolve())
+      rows.once('end', () => resolve())
+      rows.once('error', reject)
+    }).catch((err: unknown) => {
+      body.destroy()
+      throw err
     })
+    return body
   }
 
   /** Every matching event, a page at a time along the list's keyset: for PGlite, whose one connection a cursor would hold. */
@@ -152,7 +196,7 @@ export function createEventExportService ({ db, events: eventService, options }:
      * CSV (RFC 4180, a header row, CRLF). Memory stays flat: a batch is read only once the previous one is written.
      */
     async open (query: ExportQuery, format: ExportFormat): Promise<Readable> {
-      return options.cursor ? cursorBatches(exportSelect(query, format), format) : pagedBatches(query, format)
+      return pool ? copied(pool, exportSelect(query, format), format) : pagedBatches(query, format)
     }
   }
 }

@@ -107,3 +107,21 @@ t.test('a client that leaves mid-export frees the database', { skip: serverUrl ?
   const page = await app.inject({ url: '/v1/events?limit=1' })
   t.equal(page.statusCode, 200)
 })
+
+t.test('an export has its own time bounds, not a request\'s', { skip: serverUrl ? false : 'the COPY export runs on a server' }, async (t) => {
+  const app = await buildTestApp(t, { DB_STATEMENT_TIMEOUT_MS: '200', EXPORT_TIMEOUT_MS: '2000' })
+  const company = await createCompany(app)
+  for (let i = 0; i < 3; i++) await createEvent(app, { company_id: company.id, service: `Held ${i}` })
+  // Another session holds the table for longer than a request's statement may take (pg gives up reading after 1.2 s).
+  const blocker = await app.database.pool!.connect()
+  await blocker.query('BEGIN; SET LOCAL idle_in_transaction_session_timeout = 0; LOCK TABLE events IN ACCESS EXCLUSIVE MODE')
+  const released = new Promise<void>((resolve) => setTimeout(() => { blocker.query('COMMIT').finally(() => { blocker.release(); resolve() }) }, 1600))
+  const res = await app.inject({ url: '/v1/events', headers: { accept: 'application/x-ndjson' } })
+  await released
+  t.equal(res.statusCode, 200, 'the export waited for the lock instead of answering 503')
+  t.equal(res.body.trimEnd().split('\n').length, 3)
+  // pg's read timer for the COPY (the export timeout and a second) must not outlive it: it kept the process alive,
+  // then failed the finished stream.
+  await new Promise((resolve) => setTimeout(resolve, 2000))
+  t.equal((await app.inject({ url: '/v1/events?limit=1' })).statusCode, 200, 'nothing fires after the export ended')
+})
