@@ -27,7 +27,7 @@ const size = quick ? { companies: 500, events: 10_000, seed: 42 } : { companies:
 const pgliteSize = quick ? { companies: 100, events: 2_000, seed: 42 } : { companies: 2_000, events: 100_000, seed: 42 }
 // Importing a million lines takes over ten minutes at today's rate: the full run imports 100,000 (see README.md).
 const importLines = quick ? 2_000 : 100_000
-const throughput = { connections: 50, seconds: quick ? 1 : 5, rounds: quick ? 1 : 2, warmUp: !quick }
+const throughput = { connections: 50, seconds: quick ? 1 : 5, rounds: quick ? 1 : 3, warmUp: !quick }
 const latency = { connections: 1, seconds: quick ? 1 : 3 }
 // The deep page of the keyset walk: page 1,000 needs 50,000 events.
 const deepPage = quick ? 100 : 1000
