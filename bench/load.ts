@@ -24,15 +24,18 @@ export interface LoadRun {
   errors: number
 }
 
-/** Drives one server with `connections` clients for `seconds`, sampling its RSS meanwhile. */
-export async function load (server: RunningServer, request: LoadRequest, options: { connections: number, seconds: number }): Promise<LoadRun> {
+/** How long a run lasts: `seconds`, or `requests` in all (the quick benchmark, which only checks that it works). */
+export interface RunLength { connections: number, seconds?: number, requests?: number }
+
+/** Drives one server with `connections` clients for the run's length, sampling its RSS meanwhile. */
+export async function load (server: RunningServer, request: LoadRequest, options: RunLength): Promise<LoadRun> {
   await request.before?.()
   const stopSampling = sampleRss(server.pid)
   const cpuBefore = cpuMsOf(server.pid)
   const result = await autocannon({
     url: server.url,
     connections: options.connections,
-    duration: options.seconds,
+    ...(options.requests === undefined ? { duration: options.seconds } : { amount: options.requests }),
     requests: [{
       method: request.method ?? 'GET',
       path: request.path,
@@ -79,9 +82,9 @@ export async function compare (
   scenario: string,
   servers: { ours: RunningServer, bare: RunningServer },
   requests: { ours: LoadRequest, bare: LoadRequest },
-  options: { connections: number, seconds: number, rounds: number, warmUp: boolean }
+  options: RunLength & { rounds: number, warmUp: boolean }
 ): Promise<Comparison> {
-  if (options.warmUp) for (const side of ['ours', 'bare'] as const) await load(servers[side], requests[side], { ...options, seconds: 1 })
+  if (options.warmUp) for (const side of ['ours', 'bare'] as const) await load(servers[side], requests[side], { connections: options.connections, seconds: 1 })
   const ours: LoadRun[] = []
   const bare: LoadRun[] = []
   for (let round = 0; round < options.rounds; round++) {

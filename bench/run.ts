@@ -33,8 +33,9 @@ const pgliteSize = quick ? { companies: 100, events: 2_000, seed: 42 } : { compa
 // Importing a million lines takes over ten minutes at today's rate: the full run imports 100,000 unless told
 // `--import-lines 1000000` (see README.md).
 const importLines = Number(values['import-lines'] ?? (quick ? 2_000 : 100_000))
-const throughput = { connections: 50, seconds: quick ? 1 : 5, rounds: quick ? 1 : 3, warmUp: !quick }
-const latency = { connections: 1, seconds: quick ? 1 : 3 }
+const throughput = { connections: 50, ...(quick ? { requests: 100 } : { seconds: 5 }), rounds: quick ? 1 : 3, warmUp: !quick }
+const latency = { connections: 1, ...(quick ? { requests: 10 } : { seconds: 3 }) }
+const pgliteLoad = { connections: 10, ...(quick ? { requests: 50 } : { seconds: 5 }) }
 // The deep page of the keyset walk: page 1,000 needs 50,000 events.
 const deepPage = quick ? 100 : 1000
 
@@ -203,7 +204,7 @@ async function pgliteScenarios (): Promise<{ events: number, loadSeconds: number
       const runs: Array<{ scenario: string } & LoadRun> = []
       say(`\n| PGlite, ${fixed(pgliteSize.events)} events (10 connections) | req/s | p50 ms | p99 ms | peak RSS MB |\n|---|---|---|---|---|`)
       for (const [scenario, request] of scenarios) {
-        const run = await load(server, { ...request, headers: reader }, { connections: 10, seconds: throughput.seconds })
+        const run = await load(server, { ...request, headers: reader }, pgliteLoad)
         if (run.non2xx > 0 || run.errors > 0) throw new Error(`PGlite ${scenario}: ${run.non2xx} responses not 2xx, ${run.errors} errors`)
         runs.push({ scenario, ...run })
         say(`| ${scenario} | ${fixed(run.rps)} | ${fixed(run.p50, 1)} | ${fixed(run.p99, 1)} | ${run.peakRssMb} |`)
