@@ -57,17 +57,20 @@ function exportSelect (query: ExportQuery, format: ExportFormat): SQL {
   const cited = sql`(SELECT ${eventSources.eventId} AS event_id, count(*)::int AS n,
       string_agg(${sources.url}, ' ' ORDER BY ${eventSources.position}) AS urls,
       ${format === 'ndjson'
-        ? sql`json_agg(json_build_object('url', ${sources.url}, 'publisher', ${sources.publisher}, 'title', ${sources.title},
-          'published_date', ${sources.publishedDate}, 'language', ${sources.language}, 'quote', ${eventSources.quote}, 'kind', ${sources.kind},
-          'archived_url', ${sources.archivedUrl}, 'license', ${sources.license}) ORDER BY ${eventSources.position})`
+        // Records go through row_to_json first: json_agg of records puts a line feed between them, which would end the line.
+        ? sql`json_agg(row_to_json((SELECT source FROM (SELECT ${sources.url} AS url, ${sources.publisher} AS publisher, ${sources.title} AS title,
+          ${sources.publishedDate} AS published_date, ${sources.language} AS language, ${eventSources.quote} AS quote, ${sources.kind} AS kind,
+          ${sources.archivedUrl} AS archived_url, ${sources.license} AS license) source)) ORDER BY ${eventSources.position})`
         : sql`NULL::json`} AS list
     FROM ${eventSources} JOIN ${sources} ON ${sources.id} = ${eventSources.sourceId} GROUP BY ${eventSources.eventId}) cited`
+  // A row's JSON from a row of named columns (row_to_json): about half the cost of json_build_object's key-value pairs.
   const columns = format === 'ndjson'
-    ? sql`json_build_object('id', ${events.id}, 'company_id', ${events.companyId}, 'company', json_build_object('id', ${events.companyId}, 'name', ${companies.name}),
-        'region', ${events.region}, 'service', ${events.service}, 'action', ${events.action}, 'date', ${events.date},
-        'date_precision', ${events.datePrecision}, 'effective_date', ${events.effectiveDate}, 'summary', ${events.summary},
-        'sources', coalesce(cited.list, '[]'::json), 'source_count', coalesce(cited.n, 0), 'external_id', ${events.externalId},
-        'created_at', ${rfc3339(events.createdAt)}, 'updated_at', ${rfc3339(events.updatedAt)}, 'version', ${events.version})::text AS line`
+    ? sql`(SELECT row_to_json(event) FROM (SELECT ${events.id} AS id, ${events.companyId} AS company_id,
+        (SELECT company FROM (SELECT ${events.companyId} AS id, ${companies.name} AS name) company) AS company,
+        ${events.region} AS region, ${events.service} AS service, ${events.action} AS action, ${events.date} AS date,
+        ${events.datePrecision} AS date_precision, ${events.effectiveDate} AS effective_date, ${events.summary} AS summary,
+        coalesce(cited.list, '[]'::json) AS sources, coalesce(cited.n, 0) AS source_count, ${events.externalId} AS external_id,
+        ${rfc3339(events.createdAt)} AS created_at, ${rfc3339(events.updatedAt)} AS updated_at, ${events.version} AS version) event)::text AS line`
     : sql`${cell(events.id)} AS id, ${cell(events.companyId)} AS company_id, ${cell(companies.name)} AS company_name, ${cell(events.region)} AS region,
         ${cell(events.service)} AS service, ${cell(events.action)} AS action, ${cell(events.date)} AS date, ${cell(events.datePrecision)} AS date_precision,
         ${cell(events.effectiveDate)} AS effective_date, ${cell(events.summary)} AS summary, ${cell(events.externalId)} AS external_id,
