@@ -19,8 +19,8 @@ const isApi = (url: string | undefined) => url?.startsWith('/v1/') === true
 const reads = (route: RouteOptions) => isApi(route.url) && [route.method].flat().some((m) => m === 'GET' || m === 'HEAD')
 
 /**
- * Read-your-writes over read replicas. With replicas, every successful write answers a `Consistency-Token` (the
- * primary's WAL position after it); every API read takes one, and then a replica serves it only once it has replayed that far,
+ * Read-your-writes over read replicas. Every successful write answers a `Consistency-Token` (the primary's WAL
+ * position after it); every API read takes one, and then a replica serves it only once it has replayed that far,
  * else the primary does. Reads with replicas answer `X-Served-By: replica|primary`.
  */
 export default fp(async (app) => {
@@ -49,8 +49,7 @@ export default fp(async (app) => {
   })
 
   app.addHook('onSend', async (req, reply, payload) => {
-    // Without replicas every read sees every write: the token would cost a round trip and say nothing.
-    if (replicas && WRITES.has(req.method) && reply.statusCode >= 200 && reply.statusCode < 300 && isApi(req.routeOptions.url)) {
+    if (WRITES.has(req.method) && reply.statusCode >= 200 && reply.statusCode < 300 && isApi(req.routeOptions.url)) {
       // Asked after the handler returned, so after its commit: never the replica, whatever the request.
       const token = await currentLsn(app.database.db).catch((err: unknown) => {
         req.log.warn({ err }, 'no consistency token: the primary did not say its WAL position')

@@ -32,8 +32,7 @@ export const headerComponents = {
   },
   'Consistency-Token': {
     description: 'Where the database stood once this write was done (a WAL position). Send it as `Consistency-Token` on ' +
-      'later reads to see this write: a read replica that has not caught up yet leaves such a read to the primary. ' +
-      'Sent only by deployments with read replicas: without them every read sees every write.',
+      'later reads to see this write: a read replica that has not caught up yet leaves such a read to the primary.',
     schema: { type: 'string' as const, maxLength: 17, pattern: '^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$', examples: ['0/1A2B3C48'] }
   }
 }

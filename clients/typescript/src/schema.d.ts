@@ -1645,7 +1645,7 @@ export interface components {
         Sunset: string;
         /** @description Where the deprecation is explained: `<url>; rel="deprecation"`; when there is such a page. */
         Link: string;
-        /** @description Where the database stood once this write was done (a WAL position). Send it as `Consistency-Token` on later reads to see this write: a read replica that has not caught up yet leaves such a read to the primary. Sent only by deployments with read replicas: without them every read sees every write. */
+        /** @description Where the database stood once this write was done (a WAL position). Send it as `Consistency-Token` on later reads to see this write: a read replica that has not caught up yet leaves such a read to the primary. */
         "Consistency-Token": string;
     };
     pathItems: never;
