@@ -125,3 +125,18 @@ t.test('an export has its own time bounds, not a request\'s', { skip: serverUrl 
   await new Promise((resolve) => setTimeout(resolve, 2000))
   t.equal((await app.inject({ url: '/v1/events?limit=1' })).statusCode, 200, 'nothing fires after the export ended')
 })
+
+t.test('filter values reach the export as values, quotes and backslashes included', async (t) => {
+  const app = await buildTestApp(t)
+  const company = await createCompany(app, { name: "O'Brien \\ Sons" })
+  await createEvent(app, { company_id: company.id, service: "L'usine \\' OR '1'='1" })
+  await createEvent(app, { company_id: company.id, service: 'Other' })
+  for (const [filter, expected] of [[`service=${encodeURIComponent("usine \\' OR")}`, 1], [`company=${encodeURIComponent("O'Brien \\")}`, 2], [`service=${encodeURIComponent("' OR '1'='1' --")}`, 0]] as const) {
+    for (const accept of ['application/x-ndjson', 'text/csv']) {
+      const res = await app.inject({ url: `/v1/events?${filter}`, headers: { accept } })
+      t.equal(res.statusCode, 200, `${filter} as ${accept}`)
+      const rows = res.body.split(accept === 'text/csv' ? '\r\n' : '\n').filter((l) => l !== '').length - (accept === 'text/csv' ? 1 : 0)
+      t.equal(rows, expected, `${filter} as ${accept}: ${expected} events`)
+    }
+  }
+})
