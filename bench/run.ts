@@ -3,6 +3,7 @@ import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
+import { runMigrations } from '../src/db/migrate.js'
 import { encodeCursor } from '../src/domain/cursor.js'
 import { etagOf } from '../src/domain/etag.js'
 import { loadDataset } from './dataset.js'
@@ -185,7 +186,6 @@ async function pgliteScenarios (): Promise<{ events: number, loadSeconds: number
   try {
     const start = performance.now()
     await withDatabase({ dataDir }, async (database) => {
-      const { runMigrations } = await import('../src/db/migrate.js')
       await runMigrations(database)
       await loadDataset(database.db, pgliteSize)
     })
