@@ -5,7 +5,7 @@ import { PgDialect, type AnyPgColumn } from 'drizzle-orm/pg-core'
 import type pg from 'pg'
 import { to as copyTo } from 'pg-copy-streams'
 import { companies, events, eventSources, sources } from '../db/schema.js'
-import { neutraliseFormula } from '../domain/export-formats.js'
+import { FORMULA_STARTS, neutraliseFormula } from '../domain/export-formats.js'
 import type { Event, EventList, EventListQuery } from '../schemas/events.js'
 import { eventFilterConditions } from './event-filters.js'
 import type { EventService } from './events.js'
@@ -42,9 +42,9 @@ function csvRecord (e: Event): CsvRecord {
 }
 
 const rfc3339 = (column: SQL | AnyPgColumn) => sql`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
-/** A CSV text cell as domain/export-formats.ts's neutraliseFormula makes it, in SQL. */
+/** A CSV text cell as neutraliseFormula makes it, in SQL (the export inlines the characters as literals). */
 const cell = (value: SQL | AnyPgColumn) =>
-  sql`(CASE WHEN left(${value}::text, 1) IN ('=', '+', '-', '@', E'\t', E'\r') THEN '''' || ${value}::text ELSE ${value}::text END)`
+  sql`(CASE WHEN left(${value}::text, 1) IN (${sql.join(FORMULA_STARTS.map((c) => sql`${c}`), sql`, `)}) THEN '''' || ${value}::text ELSE ${value}::text END)`
 
 /**
  * One query for the whole export, so that Postgres joins the sources of every event at once (a hash join)
