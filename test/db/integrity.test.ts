@@ -119,3 +119,14 @@ t.test('revisions are append-only', async (t) => {
   const after = await app.db.execute(sql`SELECT count(*)::int AS n, min(data->>'name') AS name FROM revisions WHERE resource_id = ${company.id}`) as unknown as { rows: Array<{ n: number, name: string }> }
   t.same(after.rows[0], { n: 1, name: company.name }, 'the revision is intact')
 })
+
+t.test('search_vector is the folded document in English, French, Russian and simple words, in that order', async (t) => {
+  const app = await buildTestApp(t)
+  const documents = ['The company suspended deliveries', "L'entreprise arrête les livraisons", 'Компания приостановила поставки', 'Ёлка Æther', '', null]
+  for (const document of documents) {
+    const result = await app.db.execute(sql`SELECT search_vector(${document}::text)::text AS actual,
+      (to_tsvector('english', d) || to_tsvector('french', d) || to_tsvector('russian', d) || to_tsvector('simple', d))::text AS expected
+      FROM (SELECT lower(unaccent(coalesce(${document}::text, ''))) AS d) folded`) as unknown as { rows: Array<{ actual: string, expected: string }> }
+    t.equal(result.rows[0]!.actual, result.rows[0]!.expected, JSON.stringify(document))
+  }
+})
