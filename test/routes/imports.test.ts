@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm'
 import t from 'tap'
 import type { App } from '../../src/app.js'
 import { queryRows } from '../../src/db/client.js'
-import { authHeader, buildTestApp, createCompany } from '../helper.js'
+import { authHeader, buildTestApp, createCompany, createEvent } from '../helper.js'
 
 const NDJSON = 'application/x-ndjson'
 
@@ -58,6 +58,52 @@ t.test('NDJSON: companies by id and by name and country, created and matched; up
   const history = (await app.inject({ url: `/v1/events/${x1.id}/revisions` })).json()
   t.same(history.data.map((r: { operation: string }) => r.operation), ['created', 'updated'])
   t.equal(await countOf(app, "SELECT count(*)::int AS n FROM revisions WHERE resource_type = 'event'"), 6, 'none for the unchanged line')
+})
+
+t.test('imported events are recorded as GET shows them, and searchable by their summaries and their sources as stored', async (t) => {
+  const app = await buildTestApp(t)
+  const headers = await authHeader(app)
+  const known = await createCompany(app, { name: 'Known Co', country: 'DE' })
+  // A source stored first keeps its title: a line's other title neither shows nor is searched.
+  await createEvent(app, { company_id: known.id, sources: [{ url: 'https://news.example.com/stored', title: 'Walrus report', publisher: 'First' }] })
+  const lines = (summary: string) => [
+    line({
+      company: { name: 'KNOWN CO', country: 'DE' },
+      external_id: 'h-1',
+      summary,
+      sources: [
+        { url: 'https://news.example.com/stored', title: 'Narwhal report', language: 'en', quote: 'said the chair' },
+        { url: 'https://news.example.com/fresh', title: 'Kangaroo report', kind: 'media_report' }
+      ]
+    }),
+    line({ company: { name: 'Another Co', country: 'FR' }, external_id: 'h-2', summary: `${summary} encore`, sources: [{ url: 'https://news.example.com/other', title: 'Platypus report' }] })
+  ].join('\n')
+  const asRecorded = async (external: string) => {
+    const current = (await app.inject({ url: '/v1/events?limit=200' })).json().data.find((e: { external_id: string }) => e.external_id === external)
+    const recorded = await app.inject({ url: `/v1/events/${current.id}?known_at=${new Date(Date.now() + 1000).toISOString()}` })
+    t.equal(recorded.statusCode, 200)
+    t.same(recorded.json(), current, `${external} is recorded as GET shows it`)
+    return current
+  }
+  // The imported events that match, without the one created to store the source first.
+  const found = async (q: string) => (await app.inject({ url: `/v1/events?q=${q}` })).json().data
+    .flatMap((e: { external_id: string | null }) => e.external_id === null ? [] : [e.external_id]).sort()
+
+  t.match(await outcome(app, (await postImport(app, headers, lines('Zebras crossed'))).json().id), { counts: { created: 2 } })
+  t.match(await asRecorded('h-1'), { company: { id: known.id, name: 'Known Co' }, version: 1, sources: [{ title: 'Walrus report', publisher: 'First', language: 'en', quote: 'said the chair' }, { title: 'Kangaroo report', kind: 'media_report' }] })
+  await asRecorded('h-2')
+  t.same(await found('zebras'), ['h-1', 'h-2'])
+  t.same(await found('walrus'), ['h-1'], 'the stored title')
+  t.same(await found('narwhal'), [], 'not the line\'s other title')
+  t.same(await found('kangaroo'), ['h-1'])
+  t.same(await found('platypus'), ['h-2'])
+  t.same(await found('chair'), ['h-1'], 'the quote')
+
+  t.match(await outcome(app, (await postImport(app, headers, lines('Giraffes ran'))).json().id), { counts: { updated: 2 } })
+  t.match(await asRecorded('h-1'), { summary: 'Giraffes ran', version: 2 })
+  t.match(await asRecorded('h-2'), { version: 2 })
+  t.same(await found('giraffes'), ['h-1', 'h-2'])
+  t.same(await found('zebras'), [])
 })
 
 t.test('rejected lines are reported with line, field and message; counts add up', async (t) => {
