@@ -6,7 +6,6 @@ import { createDb } from '../src/db/client.js'
 import { runMigrations } from '../src/db/migrate.js'
 import { createApiKeyService } from '../src/services/api-keys.js'
 import type { Scope } from '../src/services/api-keys.js'
-import { loadDataset, type DatasetSize } from './dataset.js'
 
 export const POSTGRES_URL = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
@@ -17,20 +16,16 @@ export function databaseUrl (name: string): string {
   return url.href
 }
 
-/** Drops and creates database `name`, migrates it, and loads the dataset of `size` into it, if any. */
-export async function freshDatabase (name: string, size?: DatasetSize): Promise<{ url: string, loadSeconds: number }> {
+/** Drops and creates database `name`, and migrates it. */
+export async function freshDatabase (name: string): Promise<string> {
   const admin = new pg.Client({ connectionString: POSTGRES_URL })
   await admin.connect()
   await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
   await admin.query(`CREATE DATABASE "${name}"`)
   await admin.end()
   const url = databaseUrl(name)
-  const start = performance.now()
-  await withDatabase({ databaseUrl: url }, async (database) => {
-    await runMigrations(database)
-    if (size !== undefined) await loadDataset(database.db, size)
-  })
-  return { url, loadSeconds: (performance.now() - start) / 1000 }
+  await withDatabase({ databaseUrl: url }, (database) => runMigrations(database))
+  return url
 }
 
 /** Runs `work` on a database (PostgreSQL when `databaseUrl` is set, else PGlite in `dataDir`) and closes it. */
