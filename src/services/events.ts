@@ -32,9 +32,10 @@ const eventColumns = {
   updatedAt: events.updatedAt,
   version: events.version
 }
-type EventView = Pick<EventRow, Exclude<keyof typeof eventColumns, 'companyName'>> & { companyName: string }
+export type EventView = Pick<EventRow, Exclude<keyof typeof eventColumns, 'companyName'>> & { companyName: string }
 
-const toEvent = (r: EventView, eventSourceList: Source[]): Event => ({
+/** An event as the API shows it, from its row, its company's name and its sources in citation order. */
+export const toEvent = (r: EventView, eventSourceList: Source[]): Event => ({
   id: r.id,
   company_id: r.companyId,
   company: { id: r.companyId, name: r.companyName },

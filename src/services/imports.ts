@@ -8,11 +8,11 @@ import { findUnstorableString } from '../domain/text.js'
 import { toRfc3339 } from '../domain/time.js'
 import { normaliseSourceUrl } from '../domain/urls.js'
 import { ImportNotFound, InvalidCursor, InvalidInput } from '../errors.js'
-import { SourceInput, type Event, type Source } from '../schemas/events.js'
+import { SourceInput, type Source } from '../schemas/events.js'
 import { ImportLine, type Import, type ImportFormat, type ImportGetQuery, type ImportMode } from '../schemas/imports.js'
 import { compileBodyValidator, describeValidationError } from '../validation.js'
 import { toCompany } from './companies.js'
-import { checkEventRules, normaliseFields } from './events.js'
+import { checkEventRules, normaliseFields, toEvent, type EventView } from './events.js'
 import { csvField, readRecords, type InputRecord } from './import-input.js'
 import type { Actor } from './revisions.js'
 
@@ -88,7 +88,6 @@ export function validateRecord (record: InputRecord): ValidLine | Rejection {
 }
 
 const json = (value: unknown) => sql`${JSON.stringify(value)}::json`
-const rfc3339 = (column: string) => sql.raw(`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`)
 
 interface ExistingEvent {
   id: string,
@@ -217,7 +216,7 @@ async function writeBatch (tx: Executor, lines: ValidLine[], searchVectors: Prom
   const existing = new Map((externalIds.length === 0
     ? []
     : await queryRows<ExistingEvent>(tx, sql`
-      SELECT e.id, ${rfc3339('e.created_at')} AS created_at, e.version, e.external_id, e.company_id, e.region, e.service, e.action, e.date::text AS date, e.date_precision,
+      SELECT e.id, e.created_at::text AS created_at, e.version, e.external_id, e.company_id, e.region, e.service, e.action, e.date::text AS date, e.date_precision,
         e.effective_date::text AS effective_date, e.summary,
         coalesce((SELECT json_agg(json_build_array(s.url, es.quote) ORDER BY es.position)
           FROM event_sources es JOIN sources s ON s.id = es.source_id WHERE es.event_id = e.id), '[]'::json) AS cites
@@ -300,32 +299,30 @@ async function writeBatch (tx: Executor, lines: ValidLine[], searchVectors: Prom
   if (written.length > 0) {
     // The history rows hold each event as `GET /v1/events/{id}` shows it, built here from what the batch wrote: in SQL,
     // gathering every event's company and sources again cost the database a fifth of the batch.
-    const [{ now }] = await queryRows<{ now: string }>(tx, sql`SELECT ${rfc3339('now()')} AS now`) as [{ now: string }]
+    const [{ now }] = await queryRows<{ now: string }>(tx, sql`SELECT now()::text AS now`) as [{ now: string }]
     const history = written.map(({ id, operation, row, cites, before }) => {
       const sourceList = cites.map(({ url, quote }): Source => {
         const { id: _, ...source } = stored.get(url)!
         return { ...source, quote }
       })
       const version = before === undefined ? 1 : before.version + 1
-      const event: Event = {
+      const view: EventView = {
         id,
-        company_id: row.company_id,
-        company: { id: row.company_id, name: companyNames.get(row.company_id)! },
+        companyId: row.company_id,
+        companyName: companyNames.get(row.company_id)!,
         region: row.region,
         service: row.service,
-        action: row.action as Event['action'],
+        action: row.action as EventView['action'],
         date: row.date,
-        date_precision: row.date_precision as Event['date_precision'],
-        effective_date: row.effective_date,
+        datePrecision: row.date_precision as EventView['datePrecision'],
+        effectiveDate: row.effective_date,
         summary: row.summary,
-        sources: sourceList,
-        source_count: sourceList.length,
-        external_id: row.external_id,
-        created_at: before?.created_at ?? now,
-        updated_at: now,
+        externalId: row.external_id,
+        createdAt: before?.created_at ?? now,
+        updatedAt: now,
         version
       }
-      return { revision_id: uuidv7(), id, operation, version, data: event }
+      return { revision_id: uuidv7(), id, operation, version, data: toEvent(view, sourceList) }
     })
     // One JSON document: as parameters, 2,000 rows of eight took longer to build and to parse than the rows themselves.
     await tx.execute(sql`INSERT INTO revisions (id, resource_type, resource_id, operation, version, data, api_key_id, change_reason)
@@ -422,7 +419,7 @@ export function createImportService ({ db, database, timeoutMs }: { db: Db, data
     return { valid, invalid }
   }
 
-  /** Batches of records, so that parsing and validation of one overlaps the database writes of the one before. */
+  /** The records in batches, validated. */
   async function * prepared (records: AsyncGenerator<InputRecord>, first: InputRecord): AsyncGenerator<{ valid: ValidLine[], invalid: Rejection[], lines: number }> {
     let batch: InputRecord[] = [first]
     for await (const record of records) {
