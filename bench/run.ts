@@ -231,7 +231,7 @@ if (!values.reuse) {
   say(`ratio to plain COPY: ${(imported.linesPerSecond / imported.copyLinesPerSecond).toFixed(3)}`)
 }
 
-/** The comparisons, then (on the same server) the latencies and the export; the import and PGlite start their own. */
+/** The comparisons, then (on the same server) the latencies and the export; PGlite starts its own. */
 async function allScenarios () {
   const ours = await startOurServer({ databaseUrl }, { DB_STATEMENT_TIMEOUT_MS: '60000' })
   const bare = await startServer(['--import', 'tsx', 'bench/bare-server.ts'], { DATABASE_URL: databaseUrl }, '/readyz')
