@@ -238,7 +238,7 @@ async function writeBatch (tx: Executor, lines: ValidLine[], searchVectors: Prom
     if (current === undefined) {
       id = uuidv7()
       const doc = sourceDocument(cites.map((c) => ({ title: stored.get(c.url)!.title, quote: c.quote })))
-      const made = vectors.lines.get(l.line)
+      const made = vectors.get(l.line)
       created.push({ id, ...row, doc, summary_vector: made?.summary ?? null, doc_vector: made !== undefined && made.docText === doc ? made.doc : null })
       written.push({ id, operation: 'created', row, cites })
     } else {
@@ -268,10 +268,8 @@ async function writeBatch (tx: Executor, lines: ValidLine[], searchVectors: Prom
           date_precision text, effective_date date, summary text, external_id text, doc text, summary_vector tsvector, doc_vector tsvector)
       ),
       names AS MATERIALIZED (
-        SELECT c.id, CASE WHEN p.text = array_to_string(c.name || c.aliases, ' ') THEN p.vector
-          ELSE setweight(search_vector(array_to_string(c.name || c.aliases, ' ')), 'A') END AS v
-        FROM companies c LEFT JOIN json_to_recordset(${json(vectors.companies)}) AS p(id uuid, text text, vector tsvector) ON p.id = c.id
-        WHERE c.id IN (SELECT company_id FROM r)
+        SELECT c.id, setweight(search_vector(array_to_string(c.name || c.aliases, ' ')), 'A') AS v
+        FROM companies c WHERE c.id IN (SELECT company_id FROM r)
       ),
       services AS MATERIALIZED (SELECT service, setweight(search_vector(service), 'B') AS v FROM (SELECT DISTINCT service FROM r) s)
       INSERT INTO events (id, company_id, region, service, action, date, date_precision, effective_date, summary, external_id, search)
@@ -339,14 +337,12 @@ function sourceDocument (cites: Array<{ title: string | null, quote: string | nu
 }
 
 interface LineVectors { summary: string, doc: string, docText: string | null }
-interface CompanyVector { id: string, text: string, vector: string }
-interface SearchVectors { lines: Map<number, LineVectors>, companies: CompanyVector[] }
+type SearchVectors = Map<number, LineVectors>
 
 /**
- * The weighted search vectors of the lines that would create an event (their external_id is not live yet): of the
- * summary, of the sources (which holds when the stored sources have the titles the line gives: a title stored first
- * is kept), and of the names of the companies the lines name that exist (with the names they were made from). They
- * depend on the text alone, so any connection can make them.
+ * The weighted search vectors of the lines that would create an event (their external_id is not live yet), by line:
+ * of the summary, and of the sources (which holds when the stored sources have the titles the line gives: a title
+ * stored first is kept). They depend on the text alone, so any connection can make them.
  */
 async function searchVectorsOf (ex: Executor, lines: ValidLine[]): Promise<SearchVectors> {
   const wanted = lines.map((l) => ({
@@ -359,18 +355,8 @@ async function searchVectorsOf (ex: Executor, lines: ValidLine[]): Promise<Searc
     SELECT r.line, setweight(search_vector(r.summary), 'C')::text AS summary, setweight(search_vector(r.doc), 'D')::text AS doc
     FROM json_to_recordset(${json(wanted)}) AS r(line int, summary text, doc text, external_id text)
     WHERE r.external_id IS NULL OR NOT EXISTS (SELECT FROM events e WHERE e.external_id = r.external_id AND e.deleted_at IS NULL)`)
-  const ids = [...new Set(lines.flatMap((l) => l.companyId === undefined ? [] : [l.companyId]))]
-  const named = lines.flatMap((l) => l.company === undefined ? [] : [{ name: l.company.name, country: l.company.country }])
-  const companyVectors = await queryRows<CompanyVector>(ex, sql`
-    SELECT c.id, array_to_string(c.name || c.aliases, ' ') AS text, setweight(search_vector(array_to_string(c.name || c.aliases, ' ')), 'A')::text AS vector
-    FROM ${companies} c WHERE c.deleted_at IS NULL AND (c.id IN (SELECT x::uuid FROM json_array_elements_text(${json(ids)}) x)
-      OR c.id IN (SELECT c2.id FROM json_to_recordset(${json(named)}) AS i(name text, country text)
-        JOIN ${companies} c2 ON fold_text(c2.name) = fold_text(i.name) AND c2.country IS NOT DISTINCT FROM i.country))`)
   const docs = new Map(wanted.map((w) => [w.line, w.doc]))
-  return {
-    lines: new Map(rows.map((r) => [Number(r.line), { summary: r.summary, doc: r.doc, docText: docs.get(Number(r.line))! }])),
-    companies: companyVectors
-  }
+  return new Map(rows.map((r) => [Number(r.line), { summary: r.summary, doc: r.doc, docText: docs.get(Number(r.line))! }]))
 }
 
 /** Thrown out of an atomic import's transaction to roll it back once it is known that a line was rejected. */
@@ -438,7 +424,7 @@ export function createImportService ({ db, database, timeoutMs }: { db: Db, data
    * PGlite's one connection makes them as it inserts the events.
    */
   async function * batches (records: AsyncGenerator<InputRecord>, first: InputRecord): AsyncGenerator<Batch> {
-    const none = Promise.resolve({ lines: new Map(), companies: [] })
+    const none = Promise.resolve(new Map<number, LineVectors>())
     let ahead: Batch | undefined
     for await (const batch of prepared(records, first)) {
       const next = {
