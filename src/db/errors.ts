@@ -2,6 +2,8 @@ export const UNIQUE_VIOLATION = '23505'
 export const FOREIGN_KEY_VIOLATION = '23503'
 export const UNDEFINED_TABLE = '42P01'
 export const UNDEFINED_SCHEMA = '3F000'
+const DEADLOCK_DETECTED = '40P01'
+const SERIALIZATION_FAILURE = '40001'
 
 interface PgErrorFields { code?: unknown, constraint?: unknown, message?: unknown, cause?: unknown }
 
@@ -38,4 +40,13 @@ export function isDatabaseUnavailable (err: unknown): boolean {
     current = current.cause as PgErrorFields | undefined
   }
   return false
+}
+
+/**
+ * True when PostgreSQL aborted a transaction to resolve a conflict with a concurrent one (a deadlock, a serialisation
+ * failure): nothing of it was applied, and running it again is expected to succeed.
+ */
+export function isTransactionConflict (err: unknown): boolean {
+  const code = pgErrorCode(err)
+  return code === DEADLOCK_DETECTED || code === SERIALIZATION_FAILURE
 }

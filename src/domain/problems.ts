@@ -16,7 +16,7 @@ export const problemKinds: Record<number, ProblemKind> = {
   422: { slug: 'idempotency-key-reused', title: 'Idempotency key reused', explanation: 'The `Idempotency-Key` was already used, within the last 24 hours and by the same API key, with another method, path or body. A key stands for one request: send a new key for a new request.' },
   429: { slug: 'rate-limited', title: 'Too many requests', explanation: 'The rate limit is exhausted; retry after `Retry-After` seconds.' },
   500: { slug: 'internal-error', title: 'Internal Server Error', explanation: 'A bug on our side. The details are in our logs under the `request_id`; please report it with that id.' },
-  503: { slug: 'service-unavailable', title: 'Service unavailable', explanation: 'The database is unreachable, or the server is overloaded or took longer than it allows for a request. Retry after `Retry-After` seconds; a write that timed out may have been applied, so retry it with the same `Idempotency-Key`.' }
+  503: { slug: 'service-unavailable', title: 'Service unavailable', explanation: 'The database is unreachable, or the server is overloaded or took longer than it allows for a request, or a write kept conflicting with concurrent writes of the same rows (code `APP_WRITE_CONFLICT`: it was tried three times and nothing of it was applied). Retry after `Retry-After` seconds; a write that timed out may have been applied, so retry it with the same `Idempotency-Key`.' }
 }
 
 /** Kinds that share a status with another kind, told apart by the error's code. */

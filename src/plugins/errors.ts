@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { isDatabaseUnavailable } from '../db/errors.js'
+import { isDatabaseUnavailable, isTransactionConflict } from '../db/errors.js'
 import { problemKindOf } from '../domain/problems.js'
 import type { FieldError } from '../errors.js'
 import type { Problem } from '../schemas/common.js'
@@ -54,6 +54,11 @@ export default fp(async (app) => {
     if (isDatabaseUnavailable(err)) {
       req.log.warn({ err }, 'database unavailable')
       return send(reply, problem(req, 503, 'The database is unavailable; retry shortly', 'APP_DATABASE_UNAVAILABLE'))
+    }
+    // Retried already (db/ambient.ts): a write that keeps meeting concurrent ones applied nothing and may be sent again.
+    if (isTransactionConflict(err)) {
+      req.log.warn({ err }, 'write conflicted with concurrent writes')
+      return send(reply, problem(req, 503, 'The write kept conflicting with concurrent writes and was not applied; retry it', 'APP_WRITE_CONFLICT'))
     }
     const status = err.statusCode ?? 500
     if (status >= 500 && status !== 503) {

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream'
 import { and, asc, eq, gt, sql } from 'drizzle-orm'
 import { v7 as uuidv7 } from 'uuid'
+import { retryConflicts } from '../db/ambient.js'
 import { queryRows, withSession, type Database, type Db, type Executor } from '../db/client.js'
 import { companies, importErrors, imports, revisions } from '../db/schema.js'
 import { decodeCursor, encodeCursor } from '../domain/cursor.js'
@@ -459,13 +460,14 @@ export function createImportService ({ db, database, timeoutMs }: { db: Db, data
     try {
       if (mode === 'partial') {
         for await (const batch of batches(records, first)) {
-          await session.transaction(async (tx) => {
+          // A batch is its own transaction, and the lines stay at hand: one that met a concurrent write is written again.
+          await retryConflicts(() => session.transaction(async (tx) => {
             await boundByImport(tx)
             const outcome = await writeBatch(tx, batch.valid, batch.searchVectors, seenTable, actor)
             const rejected = [...batch.invalid, ...outcome.rejected].sort((a, b) => a.line - b.line)
             await addErrors(tx, importId, rejected)
             await addCounts(tx, importId, { ...outcome, rejected: rejected.length })
-          })
+          }))
           lines += batch.lines
           await analyse(session)
         }

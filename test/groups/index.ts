@@ -15,7 +15,7 @@ export const GROUPS: Record<string, string[]> = {
   'facets-meta-export': ['routes/insight-facets.test.ts', 'routes/meta.test.ts', 'routes/events-export.test.ts'],
   'webhooks-and-yale': ['webhooks/delivery.test.ts', 'webhooks/restart.test.ts', 'sdk/partner-scenario.test.ts', 'routes/webhooks.test.ts', 'imports/yale.test.ts'],
   plugins: ['plugins/'],
-  events: ['routes/idempotency.test.ts', 'routes/events.test.ts', 'routes/errors.test.ts', 'routes/events-validation.test.ts'],
+  events: ['routes/idempotency.test.ts', 'routes/events.test.ts', 'routes/errors.test.ts', 'routes/events-validation.test.ts', 'routes/write-conflicts.test.ts'],
   insight: ['routes/insight-status.test.ts', 'routes/events-list.test.ts', 'routes/insight-rollups.test.ts', 'routes/insight-match.test.ts',
     'routes/insight-timeline.test.ts'],
   'bulk-and-history': ['routes/api-keys.test.ts', 'routes/imports.test.ts', 'routes/revisions.test.ts',
