@@ -46,6 +46,8 @@ const ajvOptions = {
 const validatorFactory = AjvCompiler()
 const serializerFactory = SerializerSelector()
 const serializers = new Map<string, (value: unknown) => string>()
+// Fastify hands each app its own copy of a route's schema, which Ajv's cache (by object) never recognises.
+const validators = new Map<string, ReturnType<ReturnType<typeof validatorFactory>>>()
 const digest = (value: unknown) => createHash('sha256').update(JSON.stringify(value) ?? '').digest('base64')
 
 /**
@@ -63,7 +65,14 @@ export function schemaController (): NonNullable<FastifyServerOptions['schemaCon
         })
         const coercing = build('array')
         const strict = build(false)
-        return (route) => (route.httpPart === 'body' ? strict : coercing)(route)
+        const context = digest(externalSchemas)
+        return (route) => {
+          const compile = route.httpPart === 'body' ? strict : coercing
+          const key = `${context}:${compile === strict ? 'strict' : 'coercing'}:${digest(route.schema)}`
+          let validator = validators.get(key)
+          if (!validator) validators.set(key, validator = compile(route))
+          return validator
+        }
       },
       buildSerializer (externalSchemas, serializerOptions) {
         const compile = serializerFactory(externalSchemas, serializerOptions)
