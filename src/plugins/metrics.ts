@@ -3,7 +3,7 @@ import { DrizzleQueryError } from 'drizzle-orm'
 import type { FastifyError } from 'fastify'
 import fp from 'fastify-plugin'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import { isDatabaseUnavailable, pgErrorCode } from '../db/errors.js'
+import { isDatabaseUnavailable, isTransactionConflict, pgErrorCode } from '../db/errors.js'
 import { WEBHOOK_DELIVERY_QUEUE } from '../db/job-queue.js'
 import { Unauthorized } from '../errors.js'
 
@@ -85,13 +85,14 @@ export default fp<MetricsOptions>(async (app, { token }) => {
 
   const queryErrors = new Counter({
     name: 'db_query_errors_total',
-    help: 'Database errors that failed a request: `unavailable` (connection, timeout: a 503) or `failed` (any other: a 500).',
+    help: 'Database errors that failed a request: `unavailable` (connection, timeout: a 503), `conflict` (a write that kept conflicting with concurrent ones after its retries: a 503) or `failed` (any other: a 500).',
     labelNames: ['reason'] as const,
     registers
   })
-  for (const reason of ['unavailable', 'failed']) queryErrors.inc({ reason }, 0)
+  for (const reason of ['unavailable', 'conflict', 'failed']) queryErrors.inc({ reason }, 0)
   app.addHook('onError', async (_req, _reply, err: FastifyError) => {
     if (isDatabaseUnavailable(err)) queryErrors.inc({ reason: 'unavailable' })
+    else if (isTransactionConflict(err)) queryErrors.inc({ reason: 'conflict' })
     // A database error that a service turned into a client error (a conflict, say) is an answer, not a failure.
     else if ((err.statusCode ?? 500) >= 500 && isDatabaseError(err)) queryErrors.inc({ reason: 'failed' })
   })

@@ -42,7 +42,7 @@ t.test('a write that PostgreSQL aborts to break a deadlock is retried and lands'
 })
 
 t.test('a write that keeps conflicting is tried three times, then answered 503 with nothing applied', async (t) => {
-  const app = await buildTestApp(t)
+  const app = await buildTestApp(t, { METRICS_TOKEN: 'metrics-token-for-conflicts' })
   // Every company insert fails as a serialisation failure would; the sequence, outside transactions, counts the attempts.
   await app.db.execute(sql`CREATE SEQUENCE attempts`)
   await app.db.execute(sql.raw(`CREATE FUNCTION conflict () RETURNS trigger LANGUAGE plpgsql AS $$
@@ -55,6 +55,9 @@ t.test('a write that keeps conflicting is tried three times, then answered 503 w
   t.ok(res.headers['retry-after'])
   t.same(await queryRows(app.db, sql`SELECT last_value::int AS attempts FROM attempts`), [{ attempts: 3 }])
   t.same(await queryRows(app.db, sql`SELECT count(*)::int AS n FROM revisions`), [{ n: 0 }], 'no history row either')
+  const metrics = await app.inject({ url: '/metrics', headers: { authorization: 'Bearer metrics-token-for-conflicts' } })
+  t.match(metrics.body, /^db_query_errors_total\{reason="conflict"\} 1$/m, 'counted as a conflict')
+  t.match(metrics.body, /^db_query_errors_total\{reason="failed"\} 0$/m, 'not as a failure')
 })
 
 t.test('an import batch that met a conflict is written again, every line once', async (t) => {
