@@ -26,8 +26,9 @@ t.test('a write that PostgreSQL aborts to break a deadlock is retried and lands'
   const patched = app.inject({ method: 'PATCH', url: `/v1/events/${event.id}`, headers: await authHeader(app), payload: { date: '2022-05-20' } })
   const waiting = async () => (await other.query(`SELECT count(*)::int AS n FROM pg_stat_activity
     WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`)).rows[0].n > 0
-  for (let polls = 0; !await waiting(); polls++) {
-    if (polls === 250) throw new Error('the PATCH never came to wait on the rollup rows')
+  const deadline = Date.now() + 30_000
+  while (!await waiting()) {
+    if (Date.now() > deadline) throw new Error('the PATCH never came to wait on the rollup rows')
     await setTimeout(20)
   }
   await other.query('SELECT 1 FROM events WHERE id = $1 FOR UPDATE', [event.id])
