@@ -88,3 +88,31 @@ t.test('an import batch that met a conflict is written again, every line once', 
   t.same(await queryRows(app.db, sql`SELECT count(*)::int AS events, count(DISTINCT company_id)::int AS companies FROM events`), [{ events: 3, companies: 3 }])
   t.same(await queryRows(app.db, sql`SELECT count(*)::int AS n FROM companies`), [{ n: 3 }], 'the companies of the failed attempt rolled back with it')
 })
+
+t.test('an atomic import that meets a conflict stops as failed, with nothing landed, and may be sent again', async (t) => {
+  const app = await buildTestApp(t)
+  await app.db.execute(sql.raw(`CREATE FUNCTION conflict () RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = 'deadlock_detected'; END $$`))
+  await app.db.execute(sql`CREATE TRIGGER conflict AFTER INSERT ON events FOR EACH STATEMENT EXECUTE FUNCTION conflict()`)
+  const post = async () => app.inject({
+    method: 'POST',
+    url: '/v1/imports?mode=atomic',
+    headers: { ...await authHeader(app), 'content-type': 'application/x-ndjson' },
+    payload: JSON.stringify({
+      company: { name: 'Atomic', country: 'DE' }, region: 'RU', service: 'All operations', action: 'exit', date: '2022-03-08', sources: [{ url: 'https://news.example.com/atomic' }]
+    })
+  })
+
+  const res = await post()
+  t.equal(res.statusCode, 503)
+  t.match(res.json(), { code: 'APP_WRITE_CONFLICT' })
+  t.same(await queryRows(app.db, sql`SELECT status, failure FROM imports`),
+    [{ status: 'failed', failure: 'The import stopped on an error; nothing landed' }])
+  t.same(await queryRows(app.db, sql`SELECT (SELECT count(*)::int FROM events) AS events, (SELECT count(*)::int FROM companies) AS companies`),
+    [{ events: 0, companies: 0 }])
+
+  await app.db.execute(sql`DROP TRIGGER conflict ON events`)
+  const again = await post()
+  t.equal(again.statusCode, 202, again.body)
+  t.match((await app.inject({ url: `/v1/imports/${again.json().id}` })).json(), { status: 'done', counts: { created: 1 } })
+})
