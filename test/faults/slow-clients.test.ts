@@ -44,7 +44,8 @@ t.test('slow clients: hundreds of sockets that send slow headers or slow bodies 
       const started = performance.now()
       await fetch(`${server.url}/healthz`).then((res) => res.arrayBuffer())
       liveness.push(performance.now() - started)
-      await sleep(20)
+      // Some 300 probes over the slow clients' life: with 75, the "p99" was their slowest one.
+      await sleep(5)
     }
   })()
 
@@ -74,5 +75,5 @@ t.test('slow clients: hundreds of sockets that send slow headers or slow bodies 
   t.same(companies.data, [], 'no slow body was taken for a request')
   t.comment(`slow clients: ${SOCKETS_OF_EACH_KIND} slow-header, ${SOCKETS_OF_EACH_KIND} slow-body and ${SOCKETS_OF_EACH_KIND / 3} refused slow-body sockets closed after ` +
     `${Math.round(percentile(heldMs, 50))} ms median, ${Math.round(longest)} ms at most (request timeout ${REQUEST_TIMEOUT_MS} ms, handler timeout ${HANDLER_TIMEOUT_MS} ms), each answered 408 (401 without a key, closed after ${Math.round(Math.max(...refusedHeldMs))} ms at most); ` +
-    `/healthz ${liveness.length} probes, p99 ${livenessP99.toFixed(1)} ms`)
+    `/healthz ${liveness.length} probes, p99 ${livenessP99.toFixed(1)} ms, slowest ${Math.max(...liveness).toFixed(1)} ms`)
 })
