@@ -113,8 +113,12 @@ export async function loadDataset (database: Db, size: DatasetSize): Promise<voi
       LATERAL (SELECT name0 AS name,
         -- Every fifth company has its name transliterated to Cyrillic as an alias.
         CASE WHEN i % 5 = 0 THEN ARRAY[translate(name0, 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ', 'абцдефгхийклмнопкрстуввхизАБЦДЕФГХИЙКЛМНОПКРСТУВВХИЗ')] ELSE '{}' END AS aliases) named`)
-    // What the companies_set_name_search trigger would have written.
+    // What the companies_set_name_search and companies_sync_names triggers would have written.
     await db.execute(sql`UPDATE companies SET name_search = fold_text(array_to_string(name || aliases, chr(31)))`)
+    await db.execute(sql`
+    INSERT INTO company_names (company_id, position, kind, name, key)
+    SELECT c.id, n.position - 1, CASE WHEN n.position = 1 THEN 'name' ELSE 'alias' END, n.name, name_key(n.name)
+    FROM companies c, unnest(c.name || c.aliases) WITH ORDINALITY AS n(name, position)`)
     const sourceCount = Math.max(Math.floor(size.events / 5), 1)
     await db.execute(sql`
     INSERT INTO sources (id, url, publisher, title, language)

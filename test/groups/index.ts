@@ -8,7 +8,7 @@ import t from 'tap'
  * Every test file belongs to exactly one group: each group checks that, so that a new file cannot go unrun.
  */
 export const GROUPS: Record<string, string[]> = {
-  'domain-and-cli': ['domain/', 'cli/keys.test.ts', 'db/unavailable.test.ts', 'webhooks/send.test.ts', 'sdk/helpers.test.ts'],
+  'domain-and-cli': ['domain/', 'bench/', 'cli/keys.test.ts', 'db/unavailable.test.ts', 'webhooks/send.test.ts', 'sdk/helpers.test.ts'],
   'server-and-contract': ['server.test.ts', 'contract/breaking-changes.test.ts', 'db/data-dir-lock.test.ts', 'db/migrations.test.ts', 'db/read-replicas.test.ts'],
   pagination: ['routes/events-pagination.test.ts', 'routes/regions.test.ts', 'routes/smoke.test.ts'],
   'changes-and-companies': ['routes/changes.test.ts', 'routes/companies.test.ts', 'routes/sources.test.ts'],
