@@ -10,7 +10,7 @@ import { authHeader, buildTestApp, testConfig } from '../helper.js'
 const noServer = serverUrl ? false : 'read replicas need PostgreSQL: the suite runs on PGlite'
 const DEAD_URL = 'postgres://postgres@127.0.0.1:1/nothing'
 // Bounds far from what a read takes on a busy machine, so that only a wait, or a replica given up, can cross them
-// (a CI run on a loaded machine once took over the 100 ms and 500 ms that these tests used).
+// (these tests used 100 and 500 ms, which a read on a machine running CI's suites side by side can take).
 const CONNECT_TIMEOUT_MS = 1500
 const STATEMENT_TIMEOUT_MS = 1500
 const CONSISTENCY_WAIT_MS = 3000
