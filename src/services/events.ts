@@ -191,10 +191,23 @@ interface ReadQueries {
   event: { execute: (values: { id: string }) => Promise<EventQueryRow[]> }
 }
 
-/** The queries reads run on every request: prepared once on the service's database; inside a transaction, built there. */
+/**
+ * The queries reads run on every request: prepared once per database that the service's `db` reads from (a prepared
+ * query keeps the connection pool it was made on, and `db` sends a read to the request's replica, if it has one, or
+ * to the primary: db/replicas.ts); inside a transaction, built there.
+ */
 function readQueries (db: Db): (ex: Executor) => ReadQueries {
-  const prepared = { sources: sourcesQuery(db).prepare('event_sources_of'), event: eventQuery(db).prepare('event_by_id') }
-  return (ex) => ex === db ? prepared : { sources: sourcesQuery(ex), event: eventQuery(ex) }
+  const preparedOn = new WeakMap<object, ReadQueries>()
+  return (ex) => {
+    if (ex !== db) return { sources: sourcesQuery(ex), event: eventQuery(ex) }
+    const session = db._.session
+    let prepared = preparedOn.get(session)
+    if (!prepared) {
+      prepared = { sources: sourcesQuery(db).prepare('event_sources_of'), event: eventQuery(db).prepare('event_by_id') }
+      preparedOn.set(session, prepared)
+    }
+    return prepared
+  }
 }
 
 async function sourcesOf (queries: ReadQueries, eventIds: string[]): Promise<Map<string, Source[]>> {

@@ -1,9 +1,11 @@
+import { sql } from 'drizzle-orm'
+import pg from 'pg'
 import t, { type Test } from 'tap'
 import { buildApp, type App } from '../../src/app.js'
 import { parseLsn } from '../../src/db/replicas.js'
 import { startProxy } from '../faults/tcp-proxy.js'
 import { freshDatabase, serverUrl } from '../database.js'
-import { authHeader, buildTestApp, testConfig } from '../helper.js'
+import { authHeader, buildTestApp, createEvent, testConfig } from '../helper.js'
 
 // The real thing, a streaming replica that lags, is test/scale/replica.test.ts; here the "replicas" are the
 // primary itself (not a standby), a port nobody listens on, and a proxy to the primary that is then cut.
@@ -96,6 +98,46 @@ t.test('a server that is not a standby serves reads without a token; reads with 
   const meta = await app.inject({ url: '/readyz' })
   t.equal(meta.statusCode, 200)
   t.notOk('x-served-by' in meta.headers, 'only /v1 reads are routed')
+})
+
+/** Copies the rows of these tables from one database to another, triggers off (the rows are consistent already). */
+async function copyRows (fromUrl: string, toUrl: string, tables: string[]): Promise<void> {
+  const from = new pg.Client({ connectionString: fromUrl })
+  const to = new pg.Client({ connectionString: toUrl })
+  await Promise.all([from.connect(), to.connect()])
+  try {
+    await to.query('SET session_replication_role = replica')
+    for (const table of tables) {
+      const { rows: [{ rows }] } = await from.query(`SELECT coalesce(json_agg(t), '[]') AS rows FROM ${table} t`)
+      const { rows: [{ columns }] } = await to.query(`SELECT string_agg(quote_ident(column_name), ', ') AS columns
+        FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 AND is_generated = 'NEVER'`, [table])
+      await to.query(`INSERT INTO ${table} (${columns}) SELECT ${columns} FROM json_populate_recordset(NULL::${table}, $1)`, [JSON.stringify(rows)])
+    }
+  } finally {
+    await Promise.all([from.end(), to.end()])
+  }
+}
+
+t.test('every query of a read goes to its replica, the prepared ones too: an event by id, the sources of a page', { skip: noServer }, async (t) => {
+  // The "replica" is another database, so that where each query went shows in the answer.
+  const replica = await freshDatabase()
+  t.teardown(replica.drop)
+  let primaryUrl = ''
+  const app = await appWithReplicas(t, (url) => { primaryUrl = url; return [replica.url!] })
+  const onPrimaryOnly = await createEvent(app)
+  const read = await app.inject({ url: `/v1/events/${onPrimaryOnly.id}` })
+  t.equal(read.headers['x-served-by'], 'replica')
+  t.equal(read.statusCode, 404, 'the replica has not got the event: the read by id went there')
+
+  await copyRows(primaryUrl, replica.url!, ['companies', 'sources', 'events', 'event_sources'])
+  const replicaUrl = 'https://replica.example.com/only-here'
+  await replica.database.db.execute(sql`UPDATE sources SET url = ${replicaUrl}`)
+  const byId = await app.inject({ url: `/v1/events/${onPrimaryOnly.id}` })
+  t.equal(byId.statusCode, 200)
+  t.same(byId.json().sources.map((s: { url: string }) => s.url), [replicaUrl], 'its sources are the replica\'s')
+  const page = await app.inject({ url: '/v1/events' })
+  t.equal(page.headers['x-served-by'], 'replica')
+  t.same(page.json().data.map((e: { sources: Array<{ url: string }> }) => e.sources[0]!.url), [replicaUrl], 'and so are those of a page')
 })
 
 t.test('a replica that cannot be reached causes no error: the primary serves', { skip: noServer }, async (t) => {
