@@ -1,4 +1,4 @@
-import { asc, desc, sql, type SQL } from 'drizzle-orm'
+import { asc, desc, sql, type Placeholder, type SQL } from 'drizzle-orm'
 import { decodeCursor, encodeCursor, queryFingerprint, type CursorKey } from '../domain/cursor.js'
 import { isCalendarDate } from '../domain/time.js'
 import { InvalidCursor } from '../errors.js'
@@ -16,6 +16,13 @@ const keyKinds = {
   integer: { cast: 'integer', valid: (v: string) => /^[0-9]{1,9}$/.test(v) },
   real: { cast: 'real', valid: (v: string) => REAL.test(v) && v.length <= 30 }
 } as const
+
+/**
+ * How a value goes into a query's SQL: as itself, or (for a query built once and run many times) as a named
+ * placeholder whose value the caller keeps.
+ */
+export type Bind = <T>(name: string, value: T) => T | Placeholder
+export const asValue: Bind = (_name, value) => value
 
 /** One column of a sort: an SQL expression (a column, or an alias of the query) and its kind. */
 export interface SortKey { expression: SQL.Aliased | SQL | { getSQL: () => SQL }, kind: keyof typeof keyKinds }
@@ -48,10 +55,10 @@ export class Keyset {
   }
 
   /** The condition that starts the page after the cursor, or undefined on the first page. */
-  condition (): SQL | undefined {
+  condition (bind: Bind = asValue): SQL | undefined {
     const after = this.after
     if (!after) return undefined
-    const values = this.keys.map((k, i) => sql`${after[i]}::${sql.raw(keyKinds[k.kind].cast)}`)
+    const values = this.keys.map((k, i) => sql`${bind(`after${i}`, after[i])}::${sql.raw(keyKinds[k.kind].cast)}`)
     const operator = sql.raw(this.descending ? '<' : '>')
     return sql`(${sql.join(this.keys.map((k) => sql`${k.expression}`), sql`, `)}) ${operator} (${sql.join(values, sql`, `)})`
   }

@@ -306,6 +306,27 @@ t.test('the default limit is 50', async (t) => {
   t.equal(rest.json().next_cursor, null)
 })
 
+t.test('lists stay right however many shapes of query come (which filters, how many values each, which sort)', async (t) => {
+  const app = await buildTestApp(t)
+  const company = await createCompany(app)
+  const event = await createEvent(app, { company_id: company.id })
+  const others = Array.from({ length: 99 }, () => randomUUID())
+  const wrong: string[] = []
+  // 300 shapes: more than the server keeps built, so that some are dropped and built again.
+  for (const sort of ['-date', 'date', 'created_at']) {
+    for (let n = 0; n < 100; n++) {
+      const res = await list(app, { company_id: [company.id, ...others.slice(0, n)].join(','), sort })
+      const ids = res.statusCode === 200 ? res.json().data.map((e: Event) => e.id) : []
+      if (ids.length !== 1 || ids[0] !== event.id) wrong.push(`${sort} with ${n + 1} ids: ${res.statusCode} ${ids.join(' ')}`)
+    }
+  }
+  t.same(wrong, [], 'each of 300 shapes lists the one event')
+  const again = await list(app, { company_id: company.id, sort: '-date' })
+  t.same(again.json().data.map((e: Event) => e.id), [event.id], 'the first shape again, once dropped')
+  const other = await list(app, { company_id: others[0]!, sort: '-date' })
+  t.same(other.json().data, [], 'the same shape with another value')
+})
+
 t.test('invalid queries are 400 problems naming the parameter', async (t) => {
   const app = await buildTestApp(t)
   const company = await createCompany(app)
