@@ -192,22 +192,24 @@ interface ReadQueries {
 }
 
 /**
- * The queries reads run on every request: prepared once per database that the service's `db` reads from (a prepared
- * query keeps the connection pool it was made on, and `db` sends a read to the request's replica, if it has one, or
- * to the primary: db/replicas.ts); inside a transaction, built there.
+ * A value made once per database that `db` reads from at the time of the call: the request's replica or the primary
+ * (db/replicas.ts), or a transaction joined by the request (db/ambient.ts). What drizzle prepares keeps the
+ * connection pool or transaction it was made on.
  */
-function readQueries (db: Db): (ex: Executor) => ReadQueries {
-  const preparedOn = new WeakMap<object, ReadQueries>()
-  return (ex) => {
-    if (ex !== db) return { sources: sourcesQuery(ex), event: eventQuery(ex) }
+function perDatabase<T> (db: Db, make: () => T): () => T {
+  const made = new WeakMap<object, T>()
+  return () => {
     const session = db._.session
-    let prepared = preparedOn.get(session)
-    if (!prepared) {
-      prepared = { sources: sourcesQuery(db).prepare('event_sources_of'), event: eventQuery(db).prepare('event_by_id') }
-      preparedOn.set(session, prepared)
-    }
-    return prepared
+    let value = made.get(session)
+    if (value === undefined) made.set(session, value = make())
+    return value
   }
+}
+
+/** The queries reads run on every request: prepared once per database; in a transaction passed as `ex`, built there. */
+function readQueries (db: Db): (ex: Executor) => ReadQueries {
+  const prepared = perDatabase(db, () => ({ sources: sourcesQuery(db).prepare('event_sources_of'), event: eventQuery(db).prepare('event_by_id') }))
+  return (ex) => ex === db ? prepared() : { sources: sourcesQuery(ex), event: eventQuery(ex) }
 }
 
 async function sourcesOf (queries: ReadQueries, eventIds: string[]): Promise<Map<string, Source[]>> {
@@ -234,16 +236,11 @@ const listQuery = (db: Db) => db.select(eventColumns).from(events).innerJoin(com
 // Shapes of list query (see list) kept built per database; the rest are built again when they come back.
 const LIST_SHAPES = 200
 
-/**
- * The list query of each shape, built once per database that the service's `db` reads from (see readQueries):
- * building it with drizzle cost a tenth of a list request's CPU.
- */
+/** The list query of each shape, built once per database: building it with drizzle cost a tenth of a list request's CPU. */
 function listQueries (db: Db): (shape: string, build: () => ListQuery) => ListQuery {
-  const shapesOn = new WeakMap<object, Map<string, ListQuery>>()
+  const shapesOf = perDatabase(db, () => new Map<string, ListQuery>())
   return (shape, build) => {
-    const session = db._.session
-    let shapes = shapesOn.get(session)
-    if (!shapes) shapesOn.set(session, shapes = new Map())
+    const shapes = shapesOf()
     let query = shapes.get(shape)
     if (!query) {
       if (shapes.size >= LIST_SHAPES) shapes.delete(shapes.keys().next().value!)
