@@ -121,7 +121,10 @@ async function copyRows (fromUrl: string, toUrl: string, tables: string[]): Prom
 t.test('every query of a read goes to its replica, the prepared ones too: an event by id, the sources of a page', { skip: noServer }, async (t) => {
   // The "replica" is another database, so that where each query went shows in the answer.
   const replica = await freshDatabase()
-  t.teardown(replica.drop)
+  t.teardown(async () => {
+    await replica.database.close()
+    await replica.drop()
+  })
   let primaryUrl = ''
   const app = await appWithReplicas(t, (url) => { primaryUrl = url; return [replica.url!] })
   const onPrimaryOnly = await createEvent(app)
