@@ -140,3 +140,33 @@ t.test('filter values reach the export as values, quotes and backslashes include
     }
   }
 })
+
+t.test('an NDJSON line is the event as a read by id shows it, whatever characters its text holds', async (t) => {
+  const app = await buildTestApp(t)
+  const tricky = 'tab\there, back\\slash, \\N, \\t, line\nfeed\r\n, \b\f\u000b\u0001\u001f, "quoted", Ёлка 😀 é'
+  const company = await createCompany(app, { name: `Company ${tricky}`, country: 'FR' })
+  const created = [
+    await createEvent(app, {
+      company_id: company.id,
+      service: `Service ${tricky}`,
+      summary: tricky,
+      external_id: `ext\t${tricky}`,
+      date: '2022-03-01',
+      effective_date: '2022-04-15',
+      sources: [
+        { url: 'https://example.com/a?q=1\\2', publisher: tricky, title: tricky, published_date: '2022-02-28', language: 'ru', quote: tricky, kind: 'media_report', archived_url: 'https://archive.org/a', license: 'CC BY 4.0' },
+        { url: 'https://example.org/b' }
+      ]
+    }),
+    await createEvent(app, { company_id: company.id, summary: null, date: '2021-01-01' })
+  ]
+  const res = await app.inject({ url: '/v1/events', headers: { accept: 'application/x-ndjson' } })
+  t.equal(res.statusCode, 200)
+  t.ok(res.body.endsWith('}\n'), 'the last line ends with a line feed')
+  const lines = res.body.slice(0, -1).split('\n')
+  t.equal(lines.length, 2, 'every character that could end a line is escaped')
+  for (const [i, event] of created.entries()) {
+    const read = (await app.inject({ url: `/v1/events/${event.id}` })).json()
+    t.same(JSON.parse(lines[i]!), read, `event ${i}: field for field`)
+  }
+})
