@@ -5,6 +5,13 @@ import pg from 'pg'
 import { to as copyTo } from 'pg-copy-streams'
 import { sampleRss, MB, type RunningServer } from './support.js'
 
+/** Line feeds in a chunk, found natively: a byte-by-byte loop cost the client seconds of the CPU the server shares. */
+function lineFeeds (chunk: Buffer): number {
+  let count = 0
+  for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) count++
+  return count
+}
+
 export interface ExportRun { format: string, rows: number, seconds: number, rowsPerSecond: number, peakRssMb: number }
 
 /** Streams one export, counting line ends, and samples the server's RSS meanwhile. */
@@ -15,7 +22,7 @@ function exportOnce (server: RunningServer, accept: string): Promise<{ lines: nu
     const stopSampling = sampleRss(server.pid)
     get(`${server.url}/v1/events`, { headers: { accept } }, (res) => {
       if (res.statusCode !== 200) reject(new Error(`export answered ${res.statusCode}`))
-      res.on('data', (chunk: Buffer) => { for (const byte of chunk) if (byte === 10) lines++ })
+      res.on('data', (chunk: Buffer) => { lines += lineFeeds(chunk) })
       res.on('end', () => resolve({ lines, seconds: (performance.now() - start) / 1000, peakRss: stopSampling() }))
       res.on('error', reject)
     }).on('error', reject)
@@ -31,7 +38,7 @@ async function plainCopy (databaseUrl: string): Promise<{ lines: number, seconds
   await pipeline(client.query(copyTo(`COPY (
     SELECT e.*, c.name, (SELECT string_agg(s.url, ' ' ORDER BY es.position) FROM event_sources es JOIN sources s ON s.id = es.source_id WHERE es.event_id = e.id)
     FROM events e JOIN companies c ON c.id = e.company_id WHERE e.deleted_at IS NULL ORDER BY e.date DESC, e.id DESC) TO STDOUT WITH (FORMAT csv)`)),
-  new Writable({ write (chunk: Buffer, _encoding, done) { for (const byte of chunk) if (byte === 10) lines++; done() } }))
+  new Writable({ write (chunk: Buffer, _encoding, done) { lines += lineFeeds(chunk); done() } }))
   await client.end()
   return { lines, seconds: (performance.now() - start) / 1000 }
 }

@@ -26,7 +26,8 @@ const { values } = parseArgs({
   }
 })
 const quick = values.quick
-// While optimising: `--reuse` keeps the database an earlier run loaded, `--only <text>` runs the comparisons whose name has it.
+// While optimising: `--reuse` keeps the database an earlier run loaded, `--only <text>` runs the comparisons whose name has
+// it (`--only export`: the export alone).
 const only = values.only
 const size = quick ? { companies: 500, events: 10_000, seed: 42 } : { companies: 20_000, events: 1_000_000, seed: 42 }
 const pgliteSize = quick ? { companies: 100, events: 2_000, seed: 42 } : { companies: 2_000, events: 100_000, seed: 42 }
@@ -238,11 +239,15 @@ async function allScenarios () {
   try {
     const comparisons = await throughputScenarios({ ours, bare }, databaseUrl)
     await bare.stop()
-    if (only !== undefined) return { comparisons }
+    const exported = async () => {
+      const exports = await measureExport(ours, databaseUrl)
+      say(`\n| export of ${fixed(exports[0]!.rows)} events | rows/s | seconds | server peak RSS MB |\n|---|---|---|---|`)
+      for (const run of exports) say(`| ${run.format} | ${fixed(run.rowsPerSecond)} | ${run.seconds.toFixed(1)} | ${run.peakRssMb || ''} |`)
+      return exports
+    }
+    if (only !== undefined) return { comparisons, ...('export'.includes(only) ? { exports: await exported() } : {}) }
     const latencies = await latencyScenarios(ours, { authorization: await createKey({ databaseUrl }, ['read']) })
-    const exports = await measureExport(ours, databaseUrl)
-    say(`\n| export of ${fixed(exports[0]!.rows)} events | rows/s | seconds | server peak RSS MB |\n|---|---|---|---|`)
-    for (const run of exports) say(`| ${run.format} | ${fixed(run.rowsPerSecond)} | ${run.seconds.toFixed(1)} | ${run.peakRssMb || ''} |`)
+    const exports = await exported()
     await ours.stop()
     return { comparisons, latencies, exports, pglite: await pgliteScenarios() }
   } finally {
