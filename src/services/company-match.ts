@@ -27,8 +27,10 @@ export function createCompanyMatchService ({ db }: { db: Db }) {
         await tx.execute(sql.raw(`SET LOCAL pg_trgm.similarity_threshold = ${MATCH_THRESHOLD}`))
         return queryRows<CandidateRow>(tx, sql`
         WITH input AS (
+          -- The LIMIT tells the planner how many names there are (it guesses 100 for a function): with that guess it
+          -- read every company to join a few candidates.
           SELECT * FROM jsonb_to_recordset(${JSON.stringify(inputs)}::jsonb)
-            AS i(ord int, name text, country text, lei text, wikidata text)
+            AS i(ord int, name text, country text, lei text, wikidata text) LIMIT ${inputs.length}
         ),
         by_name AS (
           SELECT DISTINCT ON (i.ord, n.company_id) i.ord, n.company_id, similarity(n.key, name_key(i.name)) AS similarity,
@@ -36,9 +38,13 @@ export function createCompanyMatchService ({ db }: { db: Db }) {
           FROM input i JOIN ${companyNames} n ON n.key % name_key(i.name)
           ORDER BY i.ord, n.company_id, similarity(n.key, name_key(i.name)) DESC, n.position
         ),
+        -- One join per identifier, each on its index of live companies: joined on either one (OR), every company was read.
         by_id AS (
-          SELECT i.ord, c.id AS company_id, 1::real AS similarity, CASE WHEN c.lei = i.lei THEN 'lei' ELSE 'wikidata_id' END AS matched_on
-          FROM input i JOIN ${companies} c ON c.lei = i.lei OR c.wikidata_id = i.wikidata
+          SELECT i.ord, c.id AS company_id, 1::real AS similarity, 'lei' AS matched_on
+          FROM input i JOIN ${companies} c ON c.lei = i.lei AND c.deleted_at IS NULL
+          UNION ALL
+          SELECT i.ord, c.id AS company_id, 1::real AS similarity, 'wikidata_id' AS matched_on
+          FROM input i JOIN ${companies} c ON c.wikidata_id = i.wikidata AND c.deleted_at IS NULL
         ),
         scored AS (
           SELECT m.ord, c.id AS company_id, c.name AS company_name, m.matched_on,
