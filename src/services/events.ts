@@ -16,10 +16,10 @@ import { recordRevision, type Actor } from './revisions.js'
 type EventRow = typeof events.$inferSelect
 type EventFields = Required<Omit<EventCreate, 'sources'>>
 
-const eventColumns = {
+/** The event's own columns, as reads show them with its company's name (eventColumns). */
+const ownColumns = {
   id: events.id,
   companyId: events.companyId,
-  companyName: companies.name,
   region: events.region,
   service: events.service,
   action: events.action,
@@ -32,7 +32,10 @@ const eventColumns = {
   updatedAt: events.updatedAt,
   version: events.version
 }
-export type EventView = Pick<EventRow, Exclude<keyof typeof eventColumns, 'companyName'>> & { companyName: string }
+const eventColumns = { ...ownColumns, companyName: companies.name }
+/** eventColumns as an insert returns them: the company's name from a subquery (RETURNING has no joins). */
+const insertedColumns = { ...ownColumns, companyName: sql<string>`(SELECT ${companies.name} FROM ${companies} WHERE ${companies.id} = ${events.companyId})` }
+export type EventView = Pick<EventRow, keyof typeof ownColumns> & { companyName: string }
 
 /** An event as the API shows it, from its row, its company's name and its sources in citation order. */
 export const toEvent = (r: EventView, eventSourceList: Source[]): Event => ({
@@ -105,8 +108,10 @@ function mapWriteError (err: unknown): never {
   throw err
 }
 
-/** Stores each source once per normalised URL; returns the source ids in input order, and the sources that gained a title. */
-async function upsertSources (tx: Executor, sourceList: SourceInput[]): Promise<{ ids: string[], retitled: string[] }> {
+type StoredSource = typeof sources.$inferSelect
+
+/** Stores each source once per normalised URL; returns the sources as stored, in input order, and those that gained a title. */
+async function upsertSources (tx: Executor, sourceList: SourceInput[]): Promise<{ stored: StoredSource[], retitled: string[] }> {
   const inputs = sourceList.map((s) => ({ ...s, url: normaliseSourceUrl(s.url) }))
   await tx.insert(sources).values(inputs.map((s) => ({
     id: uuidv7(),
@@ -142,21 +147,39 @@ async function upsertSources (tx: Executor, sourceList: SourceInput[]): Promise<
     if (merged.title !== row.title) retitled.push(row.id)
     Object.assign(row, merged)
   }
-  return { ids: inputs.map((s) => byUrl.get(s.url)!.id), retitled }
+  return { stored: inputs.map((s) => byUrl.get(s.url)!), retitled }
 }
 
-async function linkSources (tx: Executor, eventId: string, sourceList: SourceInput[]): Promise<void> {
-  const { ids, retitled } = await upsertSources(tx, sourceList)
-  await tx.delete(eventSources).where(eq(eventSources.eventId, eventId))
-  await tx.insert(eventSources).values(ids.map((sourceId, position) => ({
-    eventId, sourceId, position, quote: sourceList[position]!.quote ?? null
+/**
+ * Makes `sourceList` the sources of an event (`replacing` those it cited, unless it is new) and refreshes the search
+ * documents that changed; returns the sources as the event now shows them.
+ */
+async function linkSources (tx: Executor, eventId: string, sourceList: SourceInput[], { replacing }: { replacing: boolean }): Promise<Source[]> {
+  const { stored, retitled } = await upsertSources(tx, sourceList)
+  if (replacing) await tx.delete(eventSources).where(eq(eventSources.eventId, eventId))
+  await tx.insert(eventSources).values(stored.map((source, position) => ({
+    eventId, sourceId: source.id, position, quote: sourceList[position]!.quote ?? null
   })))
   // A source's title is part of the search document of every event it supports.
   const alsoCiting = retitled.length === 0
     ? []
     : (await tx.selectDistinct({ id: eventSources.eventId }).from(eventSources).where(inArray(eventSources.sourceId, retitled))).map((r) => r.id)
   await refreshSearch(tx, [eventId, ...alsoCiting])
+  return stored.map((source, position) => toSource({ ...source, quote: sourceList[position]!.quote ?? null }))
 }
+
+/** A source as an event shows it, with the event's quote of it. */
+const toSource = (r: Omit<StoredSource, 'id' | 'createdAt' | 'updatedAt'> & { quote: string | null }): Source => ({
+  url: r.url,
+  publisher: r.publisher,
+  title: r.title,
+  published_date: r.publishedDate,
+  language: r.language,
+  quote: r.quote,
+  kind: r.kind,
+  archived_url: r.archivedUrl,
+  license: r.license
+})
 
 async function refreshSearch (tx: Executor, eventIds: string[]): Promise<void> {
   await tx.execute(sql`SELECT refresh_event_search(ARRAY[${sql.join(eventIds.map((id) => sql`${id}`), sql`, `)}]::uuid[])`)
@@ -215,19 +238,7 @@ function readQueries (db: Db): (ex: Executor) => ReadQueries {
 async function sourcesOf (queries: ReadQueries, eventIds: string[]): Promise<Map<string, Source[]>> {
   const bySource = new Map<string, Source[]>(eventIds.map((id) => [id, []]))
   if (eventIds.length === 0) return bySource
-  for (const r of await queries.sources.execute({ ids: eventIds })) {
-    bySource.get(r.eventId)!.push({
-      url: r.url,
-      publisher: r.publisher,
-      title: r.title,
-      published_date: r.publishedDate,
-      language: r.language,
-      quote: r.quote,
-      kind: r.kind,
-      archived_url: r.archivedUrl,
-      license: r.license
-    })
-  }
+  for (const r of await queries.sources.execute({ ids: eventIds })) bySource.get(r.eventId)!.push(toSource(r))
   return bySource
 }
 
@@ -263,11 +274,13 @@ export function createEventService ({ db }: { db: Db }) {
     return toEvent(row, (await sourcesOf(queries, [row.id])).get(row.id)!)
   }
 
-  async function lockLive (tx: Executor, id: string, ifMatch: string | undefined): Promise<EventRow> {
-    const [row] = await tx.select().from(events).where(and(eq(events.id, id), isNull(events.deletedAt))).for('update')
+  /** Locks a live event for a write and reads it as it is before the write. */
+  async function lockLive (tx: Executor, id: string, ifMatch: string | undefined): Promise<Event> {
+    const [row] = await tx.select(eventColumns).from(events).innerJoin(companies, eq(companies.id, events.companyId))
+      .where(and(eq(events.id, id), isNull(events.deletedAt))).for('update', { of: events })
     if (!row) throw new EventNotFound(id)
     checkIfMatch(ifMatch, row.version)
-    return row
+    return toEvent(row, (await sourcesOf(queriesFor(tx), [row.id])).get(row.id)!)
   }
 
   /** The events as recorded, in this order, from the shadow table that a `known_at` read runs on (see known-at.ts). */
@@ -326,7 +339,8 @@ export function createEventService ({ db }: { db: Db }) {
       checkEventRules(fields, input.sources)
       return db.transaction(async (tx) => {
         const id = uuidv7()
-        await tx.insert(events).values({
+        // The event as stored comes back from the insert and its sources from linking them: no read after the write.
+        const [row] = await tx.insert(events).values({
           id,
           ...columnsOf(fields),
           companyId: fields.company_id,
@@ -334,9 +348,8 @@ export function createEventService ({ db }: { db: Db }) {
           service: fields.service,
           action: fields.action,
           date: fields.date
-        }).catch(mapWriteError)
-        await linkSources(tx, id, input.sources)
-        const event = (await find(tx, id))!
+        }).returning(insertedColumns).catch(mapWriteError)
+        const event = toEvent(row!, await linkSources(tx, id, input.sources, { replacing: false }))
         await recordRevision(tx, actor, { resourceType: 'event', resourceId: id, operation: 'created', version: 1, data: event })
         return event
       })
@@ -346,22 +359,23 @@ export function createEventService ({ db }: { db: Db }) {
     async update (id: string, patch: EventUpdate, ifMatch: string | undefined, actor: Actor): Promise<Event> {
       const changes = normaliseFields(patch)
       return db.transaction(async (tx) => {
-        const current = await lockLive(tx, id, ifMatch)
-        const before = (await find(tx, id))!
-        checkEventRules({ date: changes.date ?? current.date, date_precision: changes.date_precision ?? current.datePrecision }, changes.sources)
+        const before = await lockLive(tx, id, ifMatch)
+        checkEventRules({ date: changes.date ?? before.date, date_precision: changes.date_precision ?? before.date_precision }, changes.sources)
         const changed = (Object.keys(changes) as (keyof EventUpdate)[])
           .filter((k) => JSON.stringify(changes[k]) !== JSON.stringify(before[k]))
         if (changed.length === 0) return before
         const { sources: sourceList, ...fields } = changes
-        await tx.update(events)
-          .set({ ...columnsOf(fields), version: current.version + 1, updatedAt: sql`now()` })
-          .where(eq(events.id, id)).catch(mapWriteError)
+        // As in create, the event as stored comes back from the write itself.
+        const [row] = await tx.update(events)
+          .set({ ...columnsOf(fields), version: before.version + 1, updatedAt: sql`now()` })
+          .where(eq(events.id, id)).returning(insertedColumns).catch(mapWriteError)
+        let cited = before.sources
         if (sourceList !== undefined) {
-          await linkSources(tx, id, sourceList)
+          cited = await linkSources(tx, id, sourceList, { replacing: true })
         } else if (changed.some((k) => k === 'company_id' || k === 'service' || k === 'summary')) {
           await refreshSearch(tx, [id])
         }
-        const event = (await find(tx, id))!
+        const event = toEvent(row!, cited)
         await recordRevision(tx, actor, { resourceType: 'event', resourceId: id, operation: 'updated', version: event.version, data: event })
         return event
       })
@@ -388,9 +402,8 @@ export function createEventService ({ db }: { db: Db }) {
     /** Soft delete: the event disappears from reads and its history stays. */
     async remove (id: string, ifMatch: string | undefined, actor: Actor): Promise<void> {
       await db.transaction(async (tx) => {
-        const current = await lockLive(tx, id, ifMatch)
-        const before = (await find(tx, id))!
-        const version = current.version + 1
+        const before = await lockLive(tx, id, ifMatch)
+        const version = before.version + 1
         await tx.update(events).set({ deletedAt: sql`now()`, version, updatedAt: sql`now()` }).where(eq(events.id, id))
         await recordRevision(tx, actor, { resourceType: 'event', resourceId: id, operation: 'deleted', version, data: { ...before, version } })
       })
