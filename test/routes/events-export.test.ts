@@ -4,6 +4,7 @@ import { parse } from 'csv-parse/sync'
 import { sql } from 'drizzle-orm'
 import t from 'tap'
 import { queryRows } from '../../src/db/client.js'
+import { neutraliseFormula } from '../../src/domain/export-formats.js'
 import { CSV_COLUMNS } from '../../src/services/event-export.js'
 import type { Event, EventList } from '../../src/schemas/events.js'
 import { serverUrl } from '../database.js'
@@ -141,7 +142,7 @@ t.test('filter values reach the export as values, quotes and backslashes include
   }
 })
 
-t.test('an NDJSON line is the event as a read by id shows it, whatever characters its text holds', async (t) => {
+t.test('an NDJSON line and a CSV record are the event as a read by id shows it, whatever characters its text holds', async (t) => {
   const app = await buildTestApp(t)
   const tricky = 'tab\there, back\\slash, \\N, \\t, line\nfeed\r\n, \b\f\u000b\u0001\u001f, "quoted", Ёлка 😀 é'
   const company = await createCompany(app, { name: `Company ${tricky}`, country: 'FR' })
@@ -165,8 +166,31 @@ t.test('an NDJSON line is the event as a read by id shows it, whatever character
   t.ok(res.body.endsWith('}\n'), 'the last line ends with a line feed')
   const lines = res.body.slice(0, -1).split('\n')
   t.equal(lines.length, 2, 'every character that could end a line is escaped')
+  const csv = await app.inject({ url: '/v1/events', headers: { accept: 'text/csv' } })
+  t.equal(csv.statusCode, 200)
+  const records = parse(csv.body, { columns: true }) as Record<string, string>[]
+  t.equal(records.length, 2)
+  const cell = (value: string | number | null) => value === null ? '' : typeof value === 'number' ? String(value) : neutraliseFormula(value)
   for (const [i, event] of created.entries()) {
-    const read = (await app.inject({ url: `/v1/events/${event.id}` })).json()
+    const read: Event = (await app.inject({ url: `/v1/events/${event.id}` })).json()
     t.same(JSON.parse(lines[i]!), read, `event ${i}: field for field`)
+    t.same(records[i], {
+      id: read.id,
+      company_id: read.company_id,
+      company_name: cell(read.company.name),
+      region: read.region,
+      service: cell(read.service),
+      action: read.action,
+      date: read.date,
+      date_precision: read.date_precision,
+      effective_date: cell(read.effective_date),
+      summary: cell(read.summary),
+      external_id: cell(read.external_id),
+      source_count: String(read.source_count),
+      source_urls: read.sources.map((s) => s.url).join(' '),
+      created_at: read.created_at,
+      updated_at: read.updated_at,
+      version: String(read.version)
+    }, `event ${i}: its CSV record, cell for cell`)
   }
 })
