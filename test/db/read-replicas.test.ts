@@ -75,6 +75,7 @@ t.test('DATABASE_READ_URLS that are not postgres:// URLs stop the boot; so do re
 
 t.test('a server that is not a standby serves reads without a token; reads with one go to the primary', { skip: noServer }, async (t) => {
   const app = await appWithReplicas(t, (url) => [url], { READ_CONSISTENCY_WAIT_MS: String(CONSISTENCY_WAIT_MS) })
+  await replicaServing(app)
   const { id, token } = await createCompany(t, app, 'Same server')
   const plain = await app.inject({ url: `/v1/companies/${id}` })
   t.equal(plain.statusCode, 200)
@@ -99,6 +100,18 @@ t.test('a server that is not a standby serves reads without a token; reads with 
   t.equal(meta.statusCode, 200)
   t.notOk('x-served-by' in meta.headers, 'only /v1 reads are routed')
 })
+
+/**
+ * Waits until the replica serves reads. A replica's first connection can take longer than the probe allows on a busy
+ * machine (CI runs suites side by side), and the replica is then skipped for seconds: what a test checks comes after.
+ */
+async function replicaServing (app: App): Promise<void> {
+  const deadline = Date.now() + 20_000
+  while ((await app.inject({ url: '/v1/companies?limit=1' })).headers['x-served-by'] !== 'replica') {
+    if (Date.now() > deadline) throw new Error('the replica never served a read')
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+}
 
 /** Copies the rows of these tables from one database to another, triggers off (the rows are consistent already). */
 async function copyRows (fromUrl: string, toUrl: string, tables: string[]): Promise<void> {
@@ -127,6 +140,7 @@ t.test('every query of a read goes to its replica, the prepared ones too: an eve
   })
   let primaryUrl = ''
   const app = await appWithReplicas(t, (url) => { primaryUrl = url; return [replica.url!] })
+  await replicaServing(app)
   const onPrimaryOnly = await createEvent(app)
   const read = await app.inject({ url: `/v1/events/${onPrimaryOnly.id}` })
   t.equal(read.headers['x-served-by'], 'replica')
@@ -163,6 +177,7 @@ async function appWithProxiedReplica (t: Test) {
     replica.port = String(proxy.port)
     return [replica.href]
   }, { DB_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS) })
+  await replicaServing(app)
   return { app, proxy }
 }
 
