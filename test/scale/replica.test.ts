@@ -60,7 +60,14 @@ t.test('read replicas: read-your-writes over a lagging replica, and the primary 
   // The key and the migrations reach the replica first, so that what it lacks below is only what the test writes.
   const [{ lsn: start }] = await cluster.query<{ lsn: string }>(cluster.primary, 'SELECT pg_current_wal_insert_lsn()::text AS lsn') as [{ lsn: string }]
   await replayedTo(cluster, cluster.replica, start)
-  const warm = await call('GET', '/v1/companies?limit=1')
+  // The replica's first connection can take longer than its 500 ms connect timeout on a busy machine (CI runs this
+  // beside another suite), and a replica that failed is skipped for 5 s: the phases below start once it serves.
+  const deadline = Date.now() + 20_000
+  let warm = await call('GET', '/v1/companies?limit=1')
+  while (warm.servedBy !== 'replica' && Date.now() < deadline) {
+    await sleep(250)
+    warm = await call('GET', '/v1/companies?limit=1')
+  }
   t.equal(warm.servedBy, 'replica', 'the API reads from the replica')
 
   t.test('while the replica lags, a read with the token reads the write; one without may not', async (t) => {
