@@ -266,21 +266,23 @@ export function createEventService ({ db }: { db: Db }) {
   const queriesFor = readQueries(db)
   const listQueryFor = listQueries(db)
 
+  /** An event with its sources, from its row: by the stored id, as the caller's may be upper-case. */
+  async function withSources (queries: ReadQueries, row: EventQueryRow): Promise<Event> {
+    return toEvent(row, (await sourcesOf(queries, [row.id])).get(row.id)!)
+  }
+
   async function find (ex: Executor, id: string): Promise<Event | undefined> {
     const queries = queriesFor(ex)
     const [row] = await queries.event.execute({ id })
-    if (!row) return undefined
-    // By the stored id: the caller's may be upper-case, and the sources come back keyed by the lower-case one.
-    return toEvent(row, (await sourcesOf(queries, [row.id])).get(row.id)!)
+    return row && withSources(queries, row)
   }
 
   /** Locks a live event for a write and reads it as it is before the write. */
   async function lockLive (tx: Executor, id: string, ifMatch: string | undefined): Promise<Event> {
-    const [row] = await tx.select(eventColumns).from(events).innerJoin(companies, eq(companies.id, events.companyId))
-      .where(and(eq(events.id, id), isNull(events.deletedAt))).for('update', { of: events })
+    const [row] = await eventQuery(tx).for('update', { of: events }).prepare('').execute({ id })
     if (!row) throw new EventNotFound(id)
     checkIfMatch(ifMatch, row.version)
-    return toEvent(row, (await sourcesOf(queriesFor(tx), [row.id])).get(row.id)!)
+    return withSources(queriesFor(tx), row)
   }
 
   /** The events as recorded, in this order, from the shadow table that a `known_at` read runs on (see known-at.ts). */
