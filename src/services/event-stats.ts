@@ -1,7 +1,7 @@
-import { and, count, eq, gte, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm'
+import { and, count, eq, gte, inArray, lt, lte, or, sql, type AnyColumn, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
-import { companies, eventMonthCounts, events, eventYearCounts } from '../db/schema.js'
-import { periodLabel, periodStart, periodStarts, splitByPeriods, type DateSpan } from '../domain/periods.js'
+import { companies, eventCompanyYearCounts, eventMonthCounts, events, eventYearCounts } from '../db/schema.js'
+import { periodLabel, periodStart, periodStarts, splitByPeriods, type DateSpan, type Interval } from '../domain/periods.js'
 import type { EventFilters } from '../schemas/events.js'
 import type { FacetField, Facets, FacetsQuery, Timeseries, TimeseriesQuery } from '../schemas/insight.js'
 import { checkDateRange, eventFilterConditions, parseRegionFilter, queryError } from './event-filters.js'
@@ -10,7 +10,12 @@ const MAX_BUCKETS = 5000
 const NO_SECTOR = 'unknown'
 
 interface Count { key: string | null, start?: string, count: number }
-type Rollup = typeof eventMonthCounts | typeof eventYearCounts
+
+/**
+ * A key on a rollup: one of its columns, or made in Node from the first day of its period (YYYY-MM-DD). A rollup is
+ * summed per column and period as stored: making a key or a period start of each of its rows in SQL cost more than the sums.
+ */
+type RollupKey = SQL | ((period: string) => string)
 
 /**
  * How one grouping is counted: from the events themselves, and, when the filters allow it, from a rollup
@@ -18,30 +23,30 @@ type Rollup = typeof eventMonthCounts | typeof eventYearCounts
  */
 interface Grouping {
   unit: 'month' | 'year'
-  rollup: Rollup
-  period: SQL
   onEvents: SQL
-  onRollup: SQL
+  /** The key on event_month_counts (by month) or event_year_counts (by year). */
+  onRollup: RollupKey
+  /** The key on event_company_year_counts, which answers yearly counts that filter on neither region nor action. */
+  onCompanyRollup?: SQL
 }
 
 // Literals, not parameters, in grouped expressions: the text must be the same in SELECT and GROUP BY.
 const literal = (text: string) => sql.raw(`'${text}'`)
-const monthly = (onEvents: SQL, onRollup: SQL): Grouping =>
-  ({ unit: 'month', rollup: eventMonthCounts, period: sql`${eventMonthCounts.month}`, onEvents, onRollup })
-const yearly = (onEvents: SQL, onRollup: SQL): Grouping =>
-  ({ unit: 'year', rollup: eventYearCounts, period: sql`${eventYearCounts.year}`, onEvents, onRollup })
+const monthly = (onEvents: SQL, onRollup: RollupKey): Grouping => ({ unit: 'month', onEvents, onRollup })
+const yearly = (onEvents: SQL, onRollup: SQL, onCompanyRollup: SQL): Grouping => ({ unit: 'year', onEvents, onRollup, onCompanyRollup })
 
 const facetGroupings: Record<FacetField, Grouping> = {
   action: monthly(sql`${events.action}`, sql`${eventMonthCounts.action}`),
   region: monthly(sql`${events.region}`, sql`${eventMonthCounts.region}`),
-  year: monthly(sql`to_char(${events.date}, 'YYYY')`, sql`to_char(${eventMonthCounts.month}, 'YYYY')`),
-  month: monthly(sql`to_char(${events.date}, 'YYYY-MM')`, sql`to_char(${eventMonthCounts.month}, 'YYYY-MM')`),
-  sector: yearly(sql`${companies.sector}`, sql`${eventYearCounts.sector}`),
-  country: yearly(sql`${companies.country}`, sql`${eventYearCounts.country}`)
+  year: monthly(sql`to_char(${events.date}, 'YYYY')`, (month) => month.slice(0, 4)),
+  month: monthly(sql`to_char(${events.date}, 'YYYY-MM')`, (month) => month.slice(0, 7)),
+  sector: yearly(sql`${companies.sector}`, sql`${eventYearCounts.sector}`, sql`${eventCompanyYearCounts.sector}`),
+  country: yearly(sql`${companies.country}`, sql`${eventYearCounts.country}`, sql`${eventCompanyYearCounts.country}`)
 }
 
 function seriesGrouping (groupBy: TimeseriesQuery['group_by'] & string): Grouping {
-  if (groupBy === 'sector') return yearly(sql`coalesce(${companies.sector}, ${literal(NO_SECTOR)})`, sql`coalesce(${eventYearCounts.sector}, ${literal(NO_SECTOR)})`)
+  const unknownSector = (sector: SQL) => sql`coalesce(${sector}, ${literal(NO_SECTOR)})`
+  if (groupBy === 'sector') return yearly(unknownSector(sql`${companies.sector}`), unknownSector(sql`${eventYearCounts.sector}`), unknownSector(sql`${eventCompanyYearCounts.sector}`))
   return monthly(sql`${events[groupBy]}`, sql`${eventMonthCounts[groupBy]}`)
 }
 
@@ -50,11 +55,15 @@ const rollupsAnswer = (filters: EventFilters) =>
   filters.company_id === undefined && filters.company === undefined && filters.service === undefined && filters.q === undefined &&
   filters.source_id === undefined
 
-function rollupConditions (rollup: Rollup, filters: EventFilters, whole: { start?: string, end?: string }): SQL[] {
+/** The rollup that counts a grouping's whole periods under these filters, with its key and the filters' conditions on it. */
+function rollupQuery (grouping: Grouping, filters: EventFilters, whole: { start?: string, end?: string }) {
+  if (grouping.onCompanyRollup !== undefined && filters.region === undefined && filters.action === undefined) {
+    const period = eventCompanyYearCounts.year
+    return { rollup: eventCompanyYearCounts, period, key: grouping.onCompanyRollup, conditions: periodConditions(period, whole) }
+  }
+  const rollup = grouping.unit === 'month' ? eventMonthCounts : eventYearCounts
   const period = rollup === eventMonthCounts ? eventMonthCounts.month : eventYearCounts.year
-  const conditions: SQL[] = []
-  if (whole.start !== undefined) conditions.push(gte(period, whole.start))
-  if (whole.end !== undefined) conditions.push(lt(period, whole.end))
+  const conditions = periodConditions(period, whole)
   if (filters.region !== undefined) {
     const { countries, subdivisions } = parseRegionFilter(filters.region)
     conditions.push(or(
@@ -63,15 +72,20 @@ function rollupConditions (rollup: Rollup, filters: EventFilters, whole: { start
     )!)
   }
   if (filters.action !== undefined) conditions.push(inArray(rollup.action, filters.action.split(',')))
-  return conditions
+  return { rollup, period, key: grouping.onRollup, conditions }
 }
+
+const periodConditions = (period: AnyColumn, whole: { start?: string, end?: string }): SQL[] => [
+  ...(whole.start === undefined ? [] : [gte(period, whole.start)]),
+  ...(whole.end === undefined ? [] : [lt(period, whole.end)])
+]
 
 const spanCondition = (span: DateSpan) =>
   and(span.from === undefined ? undefined : gte(events.date, span.from), span.to === undefined ? undefined : lte(events.date, span.to))!
 
 export function createEventStatsService ({ db }: { db: Db }) {
   /** Counts of matching live events per key of a grouping (and per period start, with `byPeriod`). */
-  async function countBy (grouping: Grouping, filters: EventFilters, byPeriod?: 'month' | 'quarter' | 'year'): Promise<Count[]> {
+  async function countBy (grouping: Grouping, filters: EventFilters, byPeriod?: Interval): Promise<Count[]> {
     checkDateRange(filters)
     // A yearly rollup cannot be cut into months or quarters.
     const rollupFits = rollupsAnswer(filters) && !(grouping.unit === 'year' && byPeriod !== undefined && byPeriod !== 'year')
@@ -86,13 +100,27 @@ export function createEventStatsService ({ db }: { db: Db }) {
         .where(and(...eventFilterConditions(undated), or(...spans.map(spanCondition))))
         .groupBy(...(byPeriod ? [grouping.onEvents, start] : [grouping.onEvents])))
     }
-    if (split?.whole) {
-      const start = byPeriod ? sql`to_char(date_trunc(${literal(byPeriod)}, ${grouping.period}), 'YYYY-MM-DD')` : sql`''`
-      parts.push(db.select({ key: sql<string | null>`${grouping.onRollup}`, start: sql<string>`${start}`, count: sql<number>`sum(${grouping.rollup.events})::int` })
-        .from(grouping.rollup).where(and(...rollupConditions(grouping.rollup, filters, split.whole)))
-        .groupBy(...(byPeriod ? [grouping.onRollup, start] : [grouping.onRollup])).having(sql`sum(${grouping.rollup.events}) > 0`))
-    }
+    if (split?.whole) parts.push(countRollup(grouping, filters, split.whole, byPeriod))
     return (await Promise.all(parts)).flat()
+  }
+
+  /** Counts of the whole periods from a rollup. */
+  async function countRollup (grouping: Grouping, filters: EventFilters, whole: { start?: string, end?: string }, byPeriod?: Interval): Promise<Count[]> {
+    const { rollup, period, key, conditions } = rollupQuery(grouping, filters, whole)
+    const keyFromPeriod = typeof key === 'function' ? key : undefined
+    const perPeriod = byPeriod !== undefined || keyFromPeriod !== undefined
+    const columns = [...(keyFromPeriod ? [] : [key as SQL]), ...(perPeriod ? [period] : [])]
+    const rows = await db.select({
+      key: keyFromPeriod ? sql<null>`null` : sql<string | null>`${key}`,
+      period: perPeriod ? sql<string>`${period}::text` : sql<string>`''`,
+      count: sql<number>`sum(${rollup.events})::int`
+    }).from(rollup).where(and(...conditions))
+      .groupBy(...columns).having(sql`sum(${rollup.events}) > 0`)
+    return rows.map((row) => ({
+      key: keyFromPeriod ? keyFromPeriod(row.period) : row.key,
+      start: byPeriod ? periodStart(byPeriod, row.period) : '',
+      count: row.count
+    }))
   }
 
   return {
