@@ -2,25 +2,27 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { load } from './load.js'
-import { buildServer, createKey, databaseUrl, startServer } from './support.js'
+import { load, type LoadRequest } from './load.js'
+import { buildServer, createKey, databaseUrl, newEventBodies, startServer } from './support.js'
 
 /**
  * `npm run bench:profile -- --path /v1/events/<id>`: runs our server under `--cpu-prof` against the database an earlier
  * `npm run bench` loaded (`--events 1000000` by default), drives one request (`--method`, `--body`: a JSON body) with
  * 50 connections and a read and write key, and prints where the server's CPU time went: by package or source file, and
- * the functions with the most self time.
+ * the functions with the most self time. `--create` drives creates of new events as the benchmark's create scenario does.
  */
 const { values } = parseArgs({
   options: {
     path: { type: 'string' },
     method: { type: 'string', default: 'GET' },
     body: { type: 'string' },
+    create: { type: 'boolean', default: false },
     events: { type: 'string', default: '1000000' },
     seconds: { type: 'string', default: '10' },
     top: { type: 'string', default: '25' }
   }
 })
+if (values.create) Object.assign(values, { method: 'POST', path: '/v1/events' })
 if (values.path === undefined) throw new Error('--path is required, for instance --path "/v1/events?limit=50"')
 
 interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, hitCount?: number }
@@ -44,7 +46,14 @@ const server = await startServer(['--cpu-prof', '--cpu-prof-dir', dir, 'dist/ser
   DATABASE_URL: database, SEED_SAMPLE: 'false', LOG_LEVEL: 'warn', RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_KEY: '0'
 }, '/readyz')
 try {
-  const request = { method: values.method as 'GET' | 'POST', path: values.path, headers: key, ...(values.body === undefined ? {} : { body: values.body }) }
+  const nextBody = values.create ? await newEventBodies(database) : undefined
+  const request: LoadRequest = {
+    method: values.method as 'GET' | 'POST',
+    path: values.path,
+    headers: key,
+    ...(values.body === undefined ? {} : { body: values.body }),
+    ...(nextBody === undefined ? {} : { setup: () => ({ body: nextBody() }) })
+  }
   const run = await load(server, request, { connections: 50, seconds: Number(values.seconds) })
   console.log(`${values.path}: ${Math.round(run.rps)} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms, ${run.non2xx} not 2xx`)
 } finally {

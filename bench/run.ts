@@ -10,7 +10,7 @@ import { companyName, loadDataset } from './dataset.js'
 import { measureExport } from './export.js'
 import { importDataset, type ImportRun } from './import.js'
 import { compare, load, type Comparison, type LoadRequest, type LoadRun } from './load.js'
-import { buildServer, createKey, databaseUrl as urlOf, freshDatabase, POSTGRES_URL, startOurServer, startServer, withDatabase, type RunningServer } from './support.js'
+import { buildServer, createKey, databaseUrl as urlOf, freshDatabase, newEventBodies, POSTGRES_URL, startOurServer, startServer, withDatabase, type RunningServer } from './support.js'
 
 /**
  * `npm run bench`: loads the deterministic dataset into PostgreSQL, runs each scenario on our server and on a bare
@@ -76,23 +76,7 @@ async function throughputScenarios (servers: { ours: RunningServer, bare: Runnin
   const ids = (await eventPool(databaseUrl, 1000)).map((e) => e.id)
   const nextId = { ours: cycle(ids), bare: cycle(ids) }
   const deep = await cursorOfPage(servers.ours, databaseUrl, deepPage)
-  // New events spread like real ones over companies, regions, actions and dates: all on one company, day and region,
-  // every create would wait for the others on the same rollup and company rows, and measure only that.
-  const companyIds = (await queryRows<{ id: string }>(databaseUrl, 'SELECT id FROM companies ORDER BY id LIMIT 1000')).map((c) => c.id)
-  const regions = ['RU', 'BY', 'UA', 'KZ', 'GE', 'AM', 'CN', 'IR', 'TR', 'IN', 'RU-MOW', 'UA-43']
-  const actions = ['exit', 'suspend', 'scale_back', 'pause_new_business', 'continue', 'resume']
-  let created = 0
-  const newEvent = () => {
-    const n = ++created
-    return JSON.stringify({
-      company_id: companyIds[(n * 7919) % companyIds.length],
-      region: regions[n % regions.length],
-      service: `Bench service ${n}`,
-      action: actions[(n * 31) % actions.length],
-      date: new Date(Date.UTC(2014, 0, 1) + ((n * 104_729) % 4700) * 86_400_000).toISOString().slice(0, 10),
-      sources: [{ url: `https://news.example.com/bench/${n % 1000}` }]
-    })
-  }
+  const newEvent = await newEventBodies(databaseUrl)
   // PATCH: each run takes events no earlier run touched (requests cut off at a run's end were answered unseen), each
   // request the next of them, with the version it last saw; both servers bump it.
   const versions = new Map<string, number>()

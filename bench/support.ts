@@ -46,6 +46,32 @@ export async function createKey (target: { databaseUrl?: string, dataDir?: strin
   return withDatabase(target, async (database) => `Bearer ${(await createApiKeyService({ db: database.db }).create(`bench-${Date.now()}`, scopes)).key}`)
 }
 
+/**
+ * Bodies of new events for `POST /v1/events`, one per call, spread like real ones over a thousand companies, regions,
+ * actions and dates: all on one company, day and region, every create would wait for the others on the same rollup
+ * and company rows, and measure only that.
+ */
+export async function newEventBodies (databaseUrl: string): Promise<() => string> {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  const companyIds = await client.query<{ id: string }>('SELECT id FROM companies ORDER BY id LIMIT 1000')
+    .then((result) => result.rows.map((c) => c.id)).finally(() => client.end())
+  const regions = ['RU', 'BY', 'UA', 'KZ', 'GE', 'AM', 'CN', 'IR', 'TR', 'IN', 'RU-MOW', 'UA-43']
+  const actions = ['exit', 'suspend', 'scale_back', 'pause_new_business', 'continue', 'resume']
+  let created = 0
+  return () => {
+    const n = ++created
+    return JSON.stringify({
+      company_id: companyIds[(n * 7919) % companyIds.length],
+      region: regions[n % regions.length],
+      service: `Bench service ${n}`,
+      action: actions[(n * 31) % actions.length],
+      date: new Date(Date.UTC(2014, 0, 1) + ((n * 104_729) % 4700) * 86_400_000).toISOString().slice(0, 10),
+      sources: [{ url: `https://news.example.com/bench/${n % 1000}` }]
+    })
+  }
+}
+
 export const freePort = () => new Promise<number>((resolve) => {
   const server = createServer().listen(0, '127.0.0.1', () => {
     const { port } = server.address() as { port: number }
