@@ -46,7 +46,9 @@ const facetGroupings: Record<FacetField, Grouping> = {
 
 function seriesGrouping (groupBy: TimeseriesQuery['group_by'] & string): Grouping {
   const unknownSector = (sector: SQL) => sql`coalesce(${sector}, ${literal(NO_SECTOR)})`
-  if (groupBy === 'sector') return yearly(unknownSector(sql`${companies.sector}`), unknownSector(sql`${eventYearCounts.sector}`), unknownSector(sql`${eventCompanyYearCounts.sector}`))
+  if (groupBy === 'sector') {
+    return yearly(unknownSector(sql`${companies.sector}`), unknownSector(sql`${eventYearCounts.sector}`), unknownSector(sql`${eventCompanyYearCounts.sector}`))
+  }
   return monthly(sql`${events[groupBy]}`, sql`${eventMonthCounts[groupBy]}`)
 }
 
