@@ -61,16 +61,18 @@ app.post<{ Body: Row & { sources: Array<{ url: string }> } }>('/v1/events', asyn
   try {
     await client.query('begin')
     const id = randomUUID()
-    await client.query('insert into events (id, company_id, region, service, action, date, date_precision) values ($1, $2, $3, $4, $5, $6, $7)',
-      [id, b.company_id, b.region, b.service, b.action, b.date, 'day'])
     const urls = b.sources.map((s) => s.url)
     for (const url of urls) await client.query('insert into sources (id, url) values ($1, $2) on conflict (url) do nothing', [randomUUID(), url])
-    const sources = (await client.query('select id, url from sources where url = any($1) order by url for update', [urls])).rows
-    await client.query('delete from event_sources where event_id = $1', [id])
+    const sources = (await client.query('select id, url, title from sources where url = any($1) order by url for update', [urls])).rows
+    // The search document on insert, as ours makes it: the sources' titles (no quotes here) are part of it.
+    const doc = sources.map((s) => s.title).filter((title) => title !== null).join(' ') || null
+    await client.query(`insert into events (id, company_id, region, service, action, date, date_precision, search) values ($1, $2, $3, $4, $5, $6, $7,
+      (select setweight(search_vector(array_to_string(c.name || c.aliases, ' ')), 'A') from companies c where c.id = $2)
+        || setweight(search_vector($4), 'B') || setweight(search_vector(null), 'C') || setweight(search_vector($8), 'D'))`,
+    [id, b.company_id, b.region, b.service, b.action, b.date, 'day', doc])
     for (const [position, source] of sources.entries()) {
       await client.query('insert into event_sources (event_id, source_id, position) values ($1, $2, $3)', [id, source.id, position])
     }
-    await client.query('SELECT refresh_event_search(ARRAY[$1]::uuid[])', [id])
     const event = await one(client, id)
     await client.query("insert into revisions (id, resource_type, resource_id, operation, version, data) values ($1, 'event', $2, 'created', 1, $3)",
       [randomUUID(), id, JSON.stringify(event)])

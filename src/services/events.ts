@@ -150,22 +150,42 @@ async function upsertSources (tx: Executor, sourceList: SourceInput[]): Promise<
   return { stored: inputs.map((s) => byUrl.get(s.url)!), retitled }
 }
 
-/**
- * Makes `sourceList` the sources of an event (`replacing` those it cited, unless it is new) and refreshes the search
- * documents that changed; returns the sources as the event now shows them.
- */
-async function linkSources (tx: Executor, eventId: string, sourceList: SourceInput[], { replacing }: { replacing: boolean }): Promise<Source[]> {
-  const { stored, retitled } = await upsertSources(tx, sourceList)
-  if (replacing) await tx.delete(eventSources).where(eq(eventSources.eventId, eventId))
+/** Makes sources as stored (upsertSources) the citations of an event, in order, with the quotes of `sourceList`. */
+async function insertCitations (tx: Executor, eventId: string, stored: StoredSource[], sourceList: SourceInput[]): Promise<void> {
   await tx.insert(eventSources).values(stored.map((source, position) => ({
     eventId, sourceId: source.id, position, quote: sourceList[position]!.quote ?? null
   })))
-  // A source's title is part of the search document of every event it supports.
-  const alsoCiting = retitled.length === 0
-    ? []
-    : (await tx.selectDistinct({ id: eventSources.eventId }).from(eventSources).where(inArray(eventSources.sourceId, retitled))).map((r) => r.id)
-  await refreshSearch(tx, [eventId, ...alsoCiting])
-  return stored.map((source, position) => toSource({ ...source, quote: sourceList[position]!.quote ?? null }))
+}
+
+/** The events citing sources whose title changed, whose search documents (which hold the titles) must be made again. */
+async function eventsCiting (tx: Executor, retitled: string[]): Promise<string[]> {
+  if (retitled.length === 0) return []
+  return (await tx.selectDistinct({ id: eventSources.eventId }).from(eventSources).where(inArray(eventSources.sourceId, retitled))).map((r) => r.id)
+}
+
+/** Replaces the sources of an event with `sourceList` and refreshes the search documents that changed; returns them as the event shows them. */
+async function relinkSources (tx: Executor, eventId: string, sourceList: SourceInput[]): Promise<Source[]> {
+  const { stored, retitled } = await upsertSources(tx, sourceList)
+  await tx.delete(eventSources).where(eq(eventSources.eventId, eventId))
+  await insertCitations(tx, eventId, stored, sourceList)
+  await refreshSearch(tx, [eventId, ...await eventsCiting(tx, retitled)])
+  return citedSources(stored, sourceList)
+}
+
+const citedSources = (stored: StoredSource[], sourceList: SourceInput[]) =>
+  stored.map((source, position) => toSource({ ...source, quote: sourceList[position]!.quote ?? null }))
+
+/** What refresh_event_search reads from an event's sources: their titles and its quotes, in citation order. */
+export function sourceDocument (cites: Array<{ title: string | null, quote: string | null }>): string | null {
+  const doc = cites.map((c) => [c.title, c.quote].filter((p) => p !== null).join(' ')).filter((d) => d !== '').join(' ')
+  return doc === '' ? null : doc
+}
+
+/** A new event's search document as refresh_event_search makes it, for its insert: the event is not written twice. */
+function searchOnInsert (companyId: string, service: string, summary: string | null, doc: string | null) {
+  return sql`(SELECT setweight(search_vector(array_to_string(${companies.name} || ${companies.aliases}, ' ')), 'A')
+      FROM ${companies} WHERE ${companies.id} = ${companyId})
+    || setweight(search_vector(${service}), 'B') || setweight(search_vector(${summary}), 'C') || setweight(search_vector(${doc}), 'D')`
 }
 
 /** A source as an event shows it, with the event's quote of it. */
@@ -341,7 +361,10 @@ export function createEventService ({ db }: { db: Db }) {
       checkEventRules(fields, input.sources)
       return db.transaction(async (tx) => {
         const id = uuidv7()
-        // The event as stored comes back from the insert and its sources from linking them: no read after the write.
+        // The sources first, so that the insert holds the search document (their titles are part of it); the event as
+        // stored comes back from the insert: no read after the write, and no second write of the new row.
+        const { stored, retitled } = await upsertSources(tx, input.sources)
+        const doc = sourceDocument(stored.map((source, position) => ({ title: source.title, quote: input.sources[position]!.quote ?? null })))
         const [row] = await tx.insert(events).values({
           id,
           ...columnsOf(fields),
@@ -349,9 +372,14 @@ export function createEventService ({ db }: { db: Db }) {
           region: fields.region,
           service: fields.service,
           action: fields.action,
-          date: fields.date
+          date: fields.date,
+          search: searchOnInsert(fields.company_id, fields.service, fields.summary ?? null, doc)
         }).returning(insertedColumns).catch(mapWriteError)
-        const event = toEvent(row!, await linkSources(tx, id, input.sources, { replacing: false }))
+        // Other events citing a source that gained a title here; asked before this one cites it.
+        const citing = await eventsCiting(tx, retitled)
+        await insertCitations(tx, id, stored, input.sources)
+        if (citing.length > 0) await refreshSearch(tx, citing)
+        const event = toEvent(row!, citedSources(stored, input.sources))
         await recordRevision(tx, actor, { resourceType: 'event', resourceId: id, operation: 'created', version: 1, data: event })
         return event
       })
@@ -373,7 +401,7 @@ export function createEventService ({ db }: { db: Db }) {
           .where(eq(events.id, id)).returning(insertedColumns).catch(mapWriteError)
         let cited = before.sources
         if (sourceList !== undefined) {
-          cited = await linkSources(tx, id, sourceList, { replacing: true })
+          cited = await relinkSources(tx, id, sourceList)
         } else if (changed.some((k) => k === 'company_id' || k === 'service' || k === 'summary')) {
           await refreshSearch(tx, [id])
         }

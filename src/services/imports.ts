@@ -13,7 +13,7 @@ import { SourceInput, type Source } from '../schemas/events.js'
 import { ImportLine, type Import, type ImportFormat, type ImportGetQuery, type ImportMode } from '../schemas/imports.js'
 import { compileBodyValidator, describeValidationError } from '../validation.js'
 import { toCompany } from './companies.js'
-import { checkEventRules, normaliseFields, toEvent, type EventView } from './events.js'
+import { checkEventRules, normaliseFields, sourceDocument, toEvent, type EventView } from './events.js'
 import { csvField, readRecords, type InputRecord } from './import-input.js'
 import type { Actor } from './revisions.js'
 
@@ -329,12 +329,6 @@ async function writeBatch (tx: Executor, lines: ValidLine[], searchVectors: Prom
       FROM json_to_recordset(${json(history)}) AS r(revision_id uuid, id uuid, operation text, version int, data jsonb)`)
   }
   return { created: created.length, updated: updated.length, unchanged, rejected }
-}
-
-/** What refresh_event_search reads from an event's sources: their titles and its quotes. */
-function sourceDocument (cites: Array<{ title: string | null, quote: string | null }>): string | null {
-  const doc = cites.map((c) => [c.title, c.quote].filter((p) => p !== null).join(' ')).filter((d) => d !== '').join(' ')
-  return doc === '' ? null : doc
 }
 
 interface LineVectors { summary: string, doc: string, docText: string | null }

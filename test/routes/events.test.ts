@@ -151,6 +151,32 @@ t.test('POST /v1/events creates an event with the full shape', async (t) => {
   }
 })
 
+t.test('a create searches its own sources at once, and a title it gives a cited source in every event citing it', async (t) => {
+  const app = await buildTestApp(t)
+  const company = await createCompany(app)
+  const headers = await authHeader(app)
+  const search = async (q: string) =>
+    ((await app.inject({ url: '/v1/events', query: { q } })).json().data as Array<{ id: string }>).map((e) => e.id).sort()
+
+  const first = await post(app, minimal(company.id, { sources: [{ url: 'https://example.com/shared', quote: 'opening remarks' }] }), headers)
+  assertStatus(t, first, 201)
+  t.same(await search('opening'), [first.json().id], 'the quote of a new event is searched')
+  t.same(await search('zanzibar'), [])
+
+  const second = await post(app, minimal(company.id, {
+    service: 'Prime Video',
+    summary: 'Quokka deliveries stop',
+    sources: [{ url: 'https://example.com/shared', title: 'Zanzibar withdrawal notice', quote: 'closing remarks' }, { url: 'https://example.com/own', title: 'Pelican memo' }]
+  }), headers)
+  assertStatus(t, second, 201)
+  t.same(await search('zanzibar'), [first.json().id, second.json().id].sort(), 'the title is searched in both events citing the source')
+  t.same(await search('closing'), [second.json().id])
+  t.same(await search('pelican'), [second.json().id])
+  t.same(await search('quokka'), [second.json().id], 'and the summary')
+  t.same(await search('prime'), [second.json().id], 'and the service')
+  t.same(await search('opening'), [first.json().id], 'a quote stays with its event')
+})
+
 t.test('sources are stored once per normalised URL and gain the fields they lacked', async (t) => {
   const app = await buildTestApp(t)
   const company = await createCompany(app)
