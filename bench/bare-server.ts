@@ -95,9 +95,13 @@ app.patch<{ Params: { id: string }, Body: { summary: string } }>('/v1/events/:id
       await client.query('rollback')
       return reply.code(404).send({ status: 404 })
     }
-    await one(client, req.params.id)
-    await client.query('update events set summary = $1, updated_at = now(), version = $2 where id = $3', [req.body.summary, locked.version + 1, req.params.id])
-    await client.query('SELECT refresh_event_search(ARRAY[$1]::uuid[])', [req.params.id])
+    const current = await one(client, req.params.id) as Row & { sources: Array<{ title: string | null, quote: string | null }> }
+    // The search document in the update, as ours makes it, from the sources just read.
+    const doc = current.sources.map((s) => [s.title, s.quote].filter((part) => part !== null).join(' ')).filter((d) => d !== '').join(' ') || null
+    await client.query(`update events e set summary = $1, updated_at = now(), version = $2,
+      search = (select setweight(search_vector(array_to_string(c.name || c.aliases, ' ')), 'A') from companies c where c.id = e.company_id)
+        || setweight(search_vector(e.service), 'B') || setweight(search_vector($1), 'C') || setweight(search_vector($4), 'D')
+      where id = $3`, [req.body.summary, locked.version + 1, req.params.id, doc])
     const event = await one(client, req.params.id)
     await client.query("insert into revisions (id, resource_type, resource_id, operation, version, data) values ($1, 'event', $2, 'updated', $3, $4)",
       [randomUUID(), req.params.id, locked.version + 1, JSON.stringify(event)])

@@ -163,15 +163,6 @@ async function eventsCiting (tx: Executor, retitled: string[]): Promise<string[]
   return (await tx.selectDistinct({ id: eventSources.eventId }).from(eventSources).where(inArray(eventSources.sourceId, retitled))).map((r) => r.id)
 }
 
-/** Replaces the sources of an event with `sourceList` and refreshes the search documents that changed; returns them as the event shows them. */
-async function relinkSources (tx: Executor, eventId: string, sourceList: SourceInput[]): Promise<Source[]> {
-  const { stored, retitled } = await upsertSources(tx, sourceList)
-  await tx.delete(eventSources).where(eq(eventSources.eventId, eventId))
-  await insertCitations(tx, eventId, stored, sourceList)
-  await refreshSearch(tx, [eventId, ...await eventsCiting(tx, retitled)])
-  return citedSources(stored, sourceList)
-}
-
 const citedSources = (stored: StoredSource[], sourceList: SourceInput[]) =>
   stored.map((source, position) => toSource({ ...source, quote: sourceList[position]!.quote ?? null }))
 
@@ -181,8 +172,8 @@ export function sourceDocument (cites: Array<{ title: string | null, quote: stri
   return doc === '' ? null : doc
 }
 
-/** A new event's search document as refresh_event_search makes it, for its insert: the event is not written twice. */
-function searchOnInsert (companyId: string, service: string, summary: string | null, doc: string | null) {
+/** An event's search document as refresh_event_search makes it, for its insert or update: the row is not written twice. */
+function searchDocument (companyId: string, service: string, summary: string | null, doc: string | null) {
   return sql`(SELECT setweight(search_vector(array_to_string(${companies.name} || ${companies.aliases}, ' ')), 'A')
       FROM ${companies} WHERE ${companies.id} = ${companyId})
     || setweight(search_vector(${service}), 'B') || setweight(search_vector(${summary}), 'C') || setweight(search_vector(${doc}), 'D')`
@@ -364,7 +355,7 @@ export function createEventService ({ db }: { db: Db }) {
         // The sources first, so that the insert holds the search document (their titles are part of it); the event as
         // stored comes back from the insert: no read after the write, and no second write of the new row.
         const { stored, retitled } = await upsertSources(tx, input.sources)
-        const doc = sourceDocument(stored.map((source, position) => ({ title: source.title, quote: input.sources[position]!.quote ?? null })))
+        const cited = citedSources(stored, input.sources)
         const [row] = await tx.insert(events).values({
           id,
           ...columnsOf(fields),
@@ -373,13 +364,13 @@ export function createEventService ({ db }: { db: Db }) {
           service: fields.service,
           action: fields.action,
           date: fields.date,
-          search: searchOnInsert(fields.company_id, fields.service, fields.summary ?? null, doc)
+          search: searchDocument(fields.company_id, fields.service, fields.summary ?? null, sourceDocument(cited))
         }).returning(insertedColumns).catch(mapWriteError)
         // Other events citing a source that gained a title here; asked before this one cites it.
         const citing = await eventsCiting(tx, retitled)
         await insertCitations(tx, id, stored, input.sources)
         if (citing.length > 0) await refreshSearch(tx, citing)
-        const event = toEvent(row!, citedSources(stored, input.sources))
+        const event = toEvent(row!, cited)
         await recordRevision(tx, actor, { resourceType: 'event', resourceId: id, operation: 'created', version: 1, data: event })
         return event
       })
@@ -395,15 +386,28 @@ export function createEventService ({ db }: { db: Db }) {
           .filter((k) => JSON.stringify(changes[k]) !== JSON.stringify(before[k]))
         if (changed.length === 0) return before
         const { sources: sourceList, ...fields } = changes
-        // As in create, the event as stored comes back from the write itself.
+        // As in create, the sources first and the search document in the write itself: the row is written once.
+        const relinked = sourceList === undefined ? undefined : await upsertSources(tx, sourceList)
+        const cited = relinked === undefined ? before.sources : citedSources(relinked.stored, sourceList!)
+        const searched = relinked !== undefined || changed.some((k) => k === 'company_id' || k === 'service' || k === 'summary')
         const [row] = await tx.update(events)
-          .set({ ...columnsOf(fields), version: before.version + 1, updatedAt: sql`now()` })
+          .set({
+            ...columnsOf(fields),
+            version: before.version + 1,
+            updatedAt: sql`now()`,
+            ...(searched
+              ? {
+                  search: searchDocument(fields.company_id ?? before.company_id, fields.service ?? before.service,
+                    fields.summary === undefined ? before.summary : fields.summary, sourceDocument(cited))
+                }
+              : {})
+          })
           .where(eq(events.id, id)).returning(insertedColumns).catch(mapWriteError)
-        let cited = before.sources
-        if (sourceList !== undefined) {
-          cited = await relinkSources(tx, id, sourceList)
-        } else if (changed.some((k) => k === 'company_id' || k === 'service' || k === 'summary')) {
-          await refreshSearch(tx, [id])
+        if (relinked !== undefined) {
+          const citing = (await eventsCiting(tx, relinked.retitled)).filter((other) => other !== id)
+          await tx.delete(eventSources).where(eq(eventSources.eventId, id))
+          await insertCitations(tx, id, relinked.stored, sourceList!)
+          if (citing.length > 0) await refreshSearch(tx, citing)
         }
         const event = toEvent(row!, cited)
         await recordRevision(tx, actor, { resourceType: 'event', resourceId: id, operation: 'updated', version: event.version, data: event })

@@ -451,6 +451,43 @@ t.test('PATCH applies a JSON Merge Patch', async (t) => {
   assertProblem(t, badId, 400)
 })
 
+t.test('PATCH keeps the search document to what the event now says', async (t) => {
+  const app = await buildTestApp(t)
+  const headers = await authHeader(app)
+  const walrus = await createCompany(app, { name: 'Walrus Holdings' })
+  const heron = await createCompany(app, { name: 'Heron Group' })
+  const search = async (q: string) =>
+    ((await app.inject({ url: '/v1/events', query: { q } })).json().data as Array<{ id: string }>).map((e) => e.id).sort()
+  const other = await post(app, minimal(walrus.id, { service: 'Cargo', sources: [{ url: 'https://example.com/shared-memo', quote: 'lighthouse' }] }), headers)
+  const event = await post(app, minimal(walrus.id, { summary: 'Marmalade exports stop', sources: [{ url: 'https://example.com/first', quote: 'porcupine' }] }), headers)
+  assertStatus(t, event, 201)
+  const id = event.json().id as string
+  const patch = async (payload: Record<string, unknown>) => {
+    const res = await app.inject({ method: 'PATCH', url: `/v1/events/${id}`, headers, payload })
+    assertStatus(t, res, 200)
+  }
+
+  await patch({ region: 'BY' })
+  t.same(await search('marmalade'), [id], 'a change outside the document keeps it')
+  t.same(await search('porcupine'), [id])
+  await patch({ summary: 'Tangerine imports resume' })
+  t.same(await search('marmalade'), [], 'the old summary is gone')
+  t.same(await search('tangerine'), [id])
+  t.same(await search('porcupine'), [id], 'the sources stay in it')
+  await patch({ summary: null, service: 'Snorkel rentals' })
+  t.same(await search('tangerine'), [])
+  t.same(await search('snorkel'), [id])
+  await patch({ company_id: heron.id })
+  t.same(await search('heron'), [id], "the new company's name")
+  t.same(await search('walrus'), [other.json().id], 'and not the old one')
+  await patch({ sources: [{ url: 'https://example.com/shared-memo', title: 'Albatross bulletin', quote: 'meridian' }] })
+  t.same(await search('porcupine'), [], 'the old quote is gone')
+  t.same(await search('meridian'), [id])
+  t.same(await search('albatross'), [id, other.json().id].sort(), 'a title given to a shared source finds the other event too')
+  t.same(await search('lighthouse'), [other.json().id], "the other event's quote stays its own")
+  t.same(await search('snorkel'), [id], 'the service stays')
+})
+
 t.test('PATCH honours If-Match', async (t) => {
   const app = await buildTestApp(t)
   const headers = await authHeader(app)
