@@ -67,8 +67,7 @@ app.post<{ Body: Row & { sources: Array<{ url: string }> } }>('/v1/events', asyn
     // The search document on insert, as ours makes it: the sources' titles (no quotes here) are part of it.
     const doc = sources.map((s) => s.title).filter((title) => title !== null).join(' ') || null
     await client.query(`insert into events (id, company_id, region, service, action, date, date_precision, search) values ($1, $2, $3, $4, $5, $6, $7,
-      (select setweight(search_vector(array_to_string(c.name || c.aliases, ' ')), 'A') from companies c where c.id = $2)
-        || setweight(search_vector($4), 'B') || setweight(search_vector(null), 'C') || setweight(search_vector($8), 'D'))`,
+      event_search_document((select c.name || c.aliases from companies c where c.id = $2), $4, null, $8))`,
     [id, b.company_id, b.region, b.service, b.action, b.date, 'day', doc])
     for (const [position, source] of sources.entries()) {
       await client.query('insert into event_sources (event_id, source_id, position) values ($1, $2, $3)', [id, source.id, position])
@@ -99,8 +98,7 @@ app.patch<{ Params: { id: string }, Body: { summary: string } }>('/v1/events/:id
     // The search document in the update, as ours makes it, from the sources just read.
     const doc = current.sources.map((s) => [s.title, s.quote].filter((part) => part !== null).join(' ')).filter((d) => d !== '').join(' ') || null
     await client.query(`update events e set summary = $1, updated_at = now(), version = $2,
-      search = (select setweight(search_vector(array_to_string(c.name || c.aliases, ' ')), 'A') from companies c where c.id = e.company_id)
-        || setweight(search_vector(e.service), 'B') || setweight(search_vector($1), 'C') || setweight(search_vector($4), 'D')
+      search = event_search_document((select c.name || c.aliases from companies c where c.id = e.company_id), e.service, $1, $4)
       where id = $3`, [req.body.summary, locked.version + 1, req.params.id, doc])
     const event = await one(client, req.params.id)
     await client.query("insert into revisions (id, resource_type, resource_id, operation, version, data) values ($1, 'event', $2, 'updated', $3, $4)",

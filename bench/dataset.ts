@@ -126,7 +126,7 @@ export async function loadDataset (database: Db, size: DatasetSize): Promise<voi
       'Report ' || i || ' on market exits', 'en'
     FROM generate_series(1, ${sourceCount}) AS i`)
     // Rows are drawn in a temporary table first, so that each search document is computed once per
-    // distinct text (the same document refresh_event_search() builds), not once per event.
+    // distinct text (the same document event_search_document() makes), not once per event.
     await db.execute(sql`
     CREATE TEMPORARY TABLE drawn ON COMMIT DROP AS
     SELECT i,

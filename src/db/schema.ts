@@ -68,7 +68,7 @@ export const events = pgTable('events', {
   effectiveDate: date({ mode: 'string' }),
   summary: text(),
   externalId: text(),
-  // Full-text document over company names, service, summary and sources, kept by refresh_event_search().
+  // Full-text document over company names, service, summary and sources (event_search_document()), written with the row.
   search: tsvector().notNull().default(sql`''::tsvector`),
   ...timestamps,
   version: integer().notNull().default(1),

@@ -166,17 +166,16 @@ async function eventsCiting (tx: Executor, retitled: string[]): Promise<string[]
 const citedSources = (stored: StoredSource[], sourceList: SourceInput[]) =>
   stored.map((source, position) => toSource({ ...source, quote: sourceList[position]!.quote ?? null }))
 
-/** What refresh_event_search reads from an event's sources: their titles and its quotes, in citation order. */
+/** The sources' part of an event's search document: their titles and its quotes, in citation order, as refresh_event_search reads them. */
 export function sourceDocument (cites: Array<{ title: string | null, quote: string | null }>): string | null {
   const doc = cites.map((c) => [c.title, c.quote].filter((p) => p !== null).join(' ')).filter((d) => d !== '').join(' ')
   return doc === '' ? null : doc
 }
 
-/** An event's search document as refresh_event_search makes it, for its insert or update: the row is not written twice. */
+/** An event's search document (event_search_document), for its insert or update: the row is not written twice. */
 function searchDocument (companyId: string, service: string, summary: string | null, doc: string | null) {
-  return sql`(SELECT setweight(search_vector(array_to_string(${companies.name} || ${companies.aliases}, ' ')), 'A')
-      FROM ${companies} WHERE ${companies.id} = ${companyId})
-    || setweight(search_vector(${service}), 'B') || setweight(search_vector(${summary}), 'C') || setweight(search_vector(${doc}), 'D')`
+  return sql`event_search_document((SELECT ${companies.name} || ${companies.aliases} FROM ${companies} WHERE ${companies.id} = ${companyId}),
+    ${service}, ${summary}, ${doc})`
 }
 
 /** A source as an event shows it, with the event's quote of it. */
