@@ -206,9 +206,12 @@ async function writeBatch (tx: Executor, lines: ValidLine[], searchVectors: Prom
     SELECT id, url, publisher, title, published_date, language, kind, archived_url, license FROM json_to_recordset(${sourceRows}) AS ${sourceColumns}
     ORDER BY url ON CONFLICT (url) DO NOTHING`)
   const gaps = ['publisher', 'title', 'published_date', 'language', 'kind', 'archived_url', 'license']
-  await tx.execute(sql`UPDATE sources s SET ${sql.raw(gaps.map((g) => `${g} = coalesce(s.${g}, r.${g})`).join(', '))}, updated_at = now()
-    FROM json_to_recordset(${sourceRows}) AS ${sourceColumns}
-    WHERE s.url = r.url AND (${sql.raw(gaps.map((g) => `(s.${g} IS NULL AND r.${g} IS NOT NULL)`).join(' OR '))})`)
+  // The sources that gain a title: other events citing them must have their search documents made again.
+  const retitled = (await queryRows<{ id: string, retitled: boolean }>(tx, sql`UPDATE sources s
+    SET ${sql.raw(gaps.map((g) => `${g} = coalesce(s.${g}, r.${g})`).join(', '))}, updated_at = now()
+    FROM (SELECT r.*, old.title IS NULL AS untitled FROM json_to_recordset(${sourceRows}) AS ${sourceColumns} JOIN sources old ON old.url = r.url) r
+    WHERE s.url = r.url AND (${sql.raw(gaps.map((g) => `(s.${g} IS NULL AND r.${g} IS NOT NULL)`).join(' OR '))})
+    RETURNING s.id, r.untitled AND r.title IS NOT NULL AS retitled`)).flatMap((r) => r.retitled ? [r.id] : [])
   const stored = new Map((await queryRows<StoredSource>(tx, sql`SELECT id, url, publisher, title, published_date::text AS published_date,
       language, kind, archived_url, license FROM sources WHERE url IN (SELECT x FROM json_array_elements_text(${json([...sourceByUrl.keys()])}) x)`)).map((r) => [r.url, r]))
 
@@ -251,7 +254,7 @@ async function writeBatch (tx: Executor, lines: ValidLine[], searchVectors: Prom
         continue
       }
       id = current.id
-      updated.push({ id, ...row })
+      updated.push({ id, ...row, doc: sourceDocument(cites.map((c) => ({ title: stored.get(c.url)!.title, quote: c.quote }))) })
       written.push({ id, operation: 'updated', row, cites, before: current })
       if (sameCites) continue
       relinked.push(id)
@@ -259,10 +262,8 @@ async function writeBatch (tx: Executor, lines: ValidLine[], searchVectors: Prom
     cites.forEach((c, position) => citations.push({ event_id: id, source_id: stored.get(c.url)!.id, position, quote: c.quote }))
   }
 
-  const eventColumns = sql`r(id uuid, company_id uuid, region text, service text, action text, date date, date_precision text,
-    effective_date date, summary text, external_id text)`
   if (created.length > 0) {
-    // The search document as refresh_event_search builds it, but on insert: no second write of every row, and the
+    // The search document as event_search_document makes it, in the insert (no second write of every row), with the
     // vectors of company names and services, which repeat, made once per batch.
     await tx.execute(sql`WITH r AS MATERIALIZED (
         SELECT * FROM json_to_recordset(${json(created)}) AS r(id uuid, company_id uuid, region text, service text, action text, date date,
@@ -282,8 +283,11 @@ async function writeBatch (tx: Executor, lines: ValidLine[], searchVectors: Prom
   if (updated.length > 0) {
     await tx.execute(sql`UPDATE events e SET company_id = r.company_id, region = r.region, service = r.service, action = r.action,
       date = r.date, date_precision = r.date_precision, effective_date = r.effective_date, summary = r.summary,
-      version = e.version + 1, updated_at = now()
-      FROM json_to_recordset(${json(updated)}) AS ${eventColumns} WHERE e.id = r.id`)
+      search = event_search_document(c.name || c.aliases, r.service, r.summary, r.doc), version = e.version + 1, updated_at = now()
+      FROM json_to_recordset(${json(updated)}) AS r(id uuid, company_id uuid, region text, service text, action text, date date,
+        date_precision text, effective_date date, summary text, doc text)
+      JOIN companies c ON c.id = r.company_id
+      WHERE e.id = r.id`)
   }
   if (relinked.length > 0) {
     await tx.execute(sql`DELETE FROM event_sources WHERE event_id IN (SELECT x::uuid FROM json_array_elements_text(${json(relinked)}) x)`)
@@ -292,8 +296,11 @@ async function writeBatch (tx: Executor, lines: ValidLine[], searchVectors: Prom
     await tx.execute(sql`INSERT INTO event_sources (event_id, source_id, position, quote)
       SELECT event_id, source_id, position, quote FROM json_to_recordset(${json(citations)}) AS r(event_id uuid, source_id uuid, position int, quote text)`)
   }
-  if (updated.length > 0) {
-    await tx.execute(sql`SELECT refresh_event_search(ARRAY(SELECT x::uuid FROM json_array_elements_text(${json(updated.map((e) => e.id))}) x))`)
+  if (retitled.length > 0) {
+    // The events written here have documents made with the new titles already.
+    await tx.execute(sql`SELECT refresh_event_search(ARRAY(SELECT DISTINCT es.event_id FROM event_sources es
+      WHERE es.source_id IN (SELECT x::uuid FROM json_array_elements_text(${json(retitled)}) x)
+        AND es.event_id NOT IN (SELECT x::uuid FROM json_array_elements_text(${json(written.map((w) => w.id))}) x)))`)
   }
   if (written.length > 0) {
     // The history rows hold each event as `GET /v1/events/{id}` shows it, built here from what the batch wrote: in SQL,

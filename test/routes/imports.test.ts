@@ -106,6 +106,29 @@ t.test('imported events are recorded as GET shows them, and searchable by their 
   t.same(await found('zebras'), [])
 })
 
+t.test('a title an import gives a stored source is searched in every event citing it, imported or not', async (t) => {
+  const app = await buildTestApp(t)
+  const headers = await authHeader(app)
+  const known = await createCompany(app, { name: 'Known Co', country: 'DE' })
+  const untitled = await createEvent(app, { company_id: known.id, sources: [{ url: 'https://news.example.com/untitled', quote: 'a quote' }] })
+  const found = async (q: string) => (await app.inject({ url: `/v1/events?q=${q}` })).json().data.map((e: { id: string }) => e.id).sort()
+  t.same(await found('ocelot'), [])
+
+  const created = await postImport(app, headers, line({ company_id: known.id, external_id: 't-1', sources: [{ url: 'https://news.example.com/untitled', title: 'Ocelot dossier' }] }))
+  t.match(await outcome(app, created.json().id), { counts: { created: 1 } })
+  const imported = (await app.inject({ url: '/v1/events?limit=200' })).json().data.find((e: { external_id: string }) => e.external_id === 't-1')
+  t.same(await found('ocelot'), [untitled.id, imported.id].sort(), 'the event created before the import finds the title too')
+
+  // An update that cites a second untitled source gives it a title: the event citing it before is found by it.
+  const other = await createEvent(app, { company_id: known.id, service: 'Prime Video', sources: [{ url: 'https://news.example.com/second' }] })
+  const updated = await postImport(app, headers, line({
+    company_id: known.id, external_id: 't-1', sources: [{ url: 'https://news.example.com/second', title: 'Lynx bulletin' }]
+  }))
+  t.match(await outcome(app, updated.json().id), { counts: { updated: 1 } })
+  t.same(await found('lynx'), [other.id, imported.id].sort())
+  t.same(await found('ocelot'), [untitled.id], 'the updated event no longer cites the first source')
+})
+
 t.test('rejected lines are reported with line, field and message; counts add up', async (t) => {
   const app = await buildTestApp(t)
   const headers = await authHeader(app)
