@@ -117,7 +117,9 @@ function ndjsonLine (event: Row, cited: Row[]): string {
     `"created_at":"${toRfc3339(createdAt)}","updated_at":"${toRfc3339(updatedAt)}","version":${version}}\n`
 }
 
-const CSV_OPTIONS = { record_delimiter: 'windows', cast: { string: neutraliseFormula } } as const
+// A cell holding a bare line feed or carriage return is quoted too (csv-stringify quotes only the record delimiter,
+// CRLF): many readers end a record at either.
+const CSV_OPTIONS = { record_delimiter: 'windows', quoted_match: /[\r\n]/, cast: { string: neutraliseFormula } } as const
 
 /** A CSV record (csv-stringify: RFC 4180, formula cells neutralised), its cells in CSV_COLUMNS order. */
 function csvLine (event: Row, cited: Row[]): string {

@@ -194,3 +194,16 @@ t.test('an NDJSON line and a CSV record are the event as a read by id shows it, 
     }, `event ${i}: its CSV record, cell for cell`)
   }
 })
+
+t.test('a CSV cell with a bare line feed or carriage return is quoted: every reader sees one record per event', async (t) => {
+  const app = await buildTestApp(t)
+  const company = await createCompany(app, { name: 'Line\nBreak Co' })
+  const summaries = ['line1\nline2', 'a\rb', '\n=newline', 'plain']
+  for (const [i, summary] of summaries.entries()) await createEvent(app, { company_id: company.id, summary, date: `2022-03-0${i + 1}` })
+  const res = await app.inject({ url: '/v1/events?sort=date', headers: { accept: 'text/csv' } })
+  t.equal(res.statusCode, 200)
+  // A reader that ends records at any line break, as many do (Python's csv, spreadsheets).
+  const records = parse(res.body, { columns: true, record_delimiter: ['\r\n', '\n', '\r'] }) as Record<string, string>[]
+  t.same(records.map((r) => r.summary), summaries)
+  t.same(records.map((r) => r.company_name), summaries.map(() => 'Line\nBreak Co'))
+})

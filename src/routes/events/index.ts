@@ -29,7 +29,7 @@ const eventsRoutes: FastifyPluginAsyncTypebox<{ exportTimeoutMs: number }> = asy
         'a country code in `region` also matches its subdivisions. Unknown parameters are refused.\n\n' +
         'With `Accept: text/csv` or `Accept: application/x-ndjson`, the answer is an export instead of a page: every matching ' +
         'event, in the same order, streamed (`limit` and `cursor` do not apply and are refused). NDJSON has one Event per line. ' +
-        `CSV follows RFC 4180 (a header row, CRLF line ends, quotes where needed) with the fixed columns ${CSV_COLUMNS.map((c) => `\`${c}\``).join(', ')}; ` +
+        `CSV follows RFC 4180 (a header row, CRLF line ends, quotes around cells holding a comma, a quote or any line break) with the fixed columns ${CSV_COLUMNS.map((c) => `\`${c}\``).join(', ')}; ` +
         '`source_urls` is space-separated, empty cells are null, and a text cell that starts with `=`, `+`, `-`, `@`, a tab or a ' +
         "carriage return gets a leading `'` so that spreadsheets show it as text. An `Accept` that allows none of JSON, CSV " +
         'and NDJSON is a 406.\n\n' +
