@@ -84,6 +84,10 @@ function checkHeader (format: ImportFormat, columns: string[]): string[] {
   const yale = names.map((n) => n === 'yaleGrade' ? 'grade' : n)
   const required = format === 'yale-celi-snapshots' ? ['snapshot_date', 'name', 'grade'] : ['name', 'grade']
   for (const column of required) if (!yale.includes(column)) throw header(`/${column}`, 'is a required column of this format')
+  // Imported as one list, every copy's row would take the list's date, rewriting the dated history.
+  if (format === 'yale-celi' && yale.includes('snapshot_date')) {
+    throw header('/snapshot_date', 'is a column of the dated copies: import this file with format=yale-celi-snapshots')
+  }
   return yale
 }
 

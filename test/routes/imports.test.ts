@@ -331,6 +331,10 @@ t.test('media types, query parameters, scopes and unknown imports', async (t) =>
   t.match(mismatch.json(), { status: 400, errors: [{ pointer: '/format' }] })
   const noDate = await postImport(app, writer, 'name,grade\r\n', 'text/csv', '?format=yale-celi')
   t.match(noDate.json(), { status: 400, errors: [{ pointer: '/date' }] })
+  // The dated copies imported as one list would give every copy's row the list's date, rewriting the dated history.
+  const snapshotsAsList = await postImport(app, writer, 'snapshot_date,name,grade\r\n2022-07-30,Acme,A\r\n', 'text/csv', '?format=yale-celi&date=2025-05-21')
+  t.match(snapshotsAsList.json(), { status: 400, errors: [{ in: 'body', pointer: '/header/snapshot_date', message: /format=yale-celi-snapshots/ }] })
+  t.equal(await countOf(app, 'SELECT count(*)::int AS n FROM events'), 0, 'nothing imported')
   const typo = await postImport(app, writer, '', NDJSON, '?mdoe=atomic')
   t.match(typo.json(), { status: 400, errors: [{ pointer: '/mdoe' }] })
   t.equal((await postImport(app, {}, '', NDJSON)).statusCode, 401)

@@ -57,7 +57,8 @@ const importsRoutes: FastifyPluginAsyncTypebox<{ bodyLimit: number, timeoutMs: n
         '`format=yale-celi` reads the Yale CELI list of companies in Russia: each row becomes a company (by name and country) and an ' +
         'event in `RU`, service `All operations`, the grade as action (A exit, B suspend, C scale_back, D pause_new_business, F continue), ' +
         'Yale\'s description as summary, dated `date`, citing the Yale list (kind `dataset`, licence CC BY-NC-SA 4.0); its `external_id` ' +
-        'is `yale-celi:` and a slug and hash of the name and country, so a second import of the same list changes nothing. ' +
+        'is `yale-celi:` and a slug and hash of the name and country, so a second import of the same list changes nothing. A body with ' +
+        'a `snapshot_date` column is a 400 in this format: it is the dated copies. ' +
         '`format=yale-celi-snapshots` reads the dated copies: one event per row dated `snapshot_date`, whose `external_id` also carries ' +
         'the date, which makes a dated history of postures for `GET /v1/status`. A company listed twice (same name and country) is a ' +
         'duplicate, rejected and reported.\n\n' +
