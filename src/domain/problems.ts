@@ -12,7 +12,7 @@ export const problemKinds: Record<number, ProblemKind> = {
   409: { slug: 'conflict', title: 'Conflict', explanation: 'The change conflicts with the current state: a unique field (external_id, lei, wikidata_id) is taken, or a company still has events.' },
   412: { slug: 'precondition-failed', title: 'Precondition failed', explanation: 'The `If-Match` header does not match the current ETag: the resource changed since you read it. Read it again, then retry.' },
   413: { slug: 'payload-too-large', title: 'Payload too large', explanation: 'The request body is larger than the server accepts.' },
-  415: { slug: 'unsupported-media-type', title: 'Unsupported media type', explanation: 'The body must be `application/json` (or `application/merge-patch+json` for PATCH).' },
+  415: { slug: 'unsupported-media-type', title: 'Unsupported media type', explanation: 'The body\'s `Content-Type` is not one the operation takes: `application/json` (or `application/merge-patch+json` for PATCH), and for `POST /v1/imports` `application/x-ndjson` or `text/csv`. `errors` points at the header and says what it must be.' },
   422: { slug: 'idempotency-key-reused', title: 'Idempotency key reused', explanation: 'The `Idempotency-Key` was already used, within the last 24 hours and by the same API key, with another method, path or body. A key stands for one request: send a new key for a new request.' },
   429: { slug: 'rate-limited', title: 'Too many requests', explanation: 'The rate limit is exhausted; retry after `Retry-After` seconds.' },
   500: { slug: 'internal-error', title: 'Internal Server Error', explanation: 'A bug on our side. The details are in our logs under the `request_id`; please report it with that id.' },

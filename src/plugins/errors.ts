@@ -39,6 +39,13 @@ export function answerFrameworkError (err: FastifyError, req: FastifyRequest, re
   return send(reply, problem(req, 400, FRAMEWORK_ERRORS[err.code] ?? 'The request could not be routed', err.code))
 }
 
+/** The media types an operation's body may have: those its body schema is keyed by, else JSON (a merge patch for PATCH). */
+function acceptedMediaTypes (req: FastifyRequest): string[] {
+  const content = (req.routeOptions.schema?.body as { content?: Record<string, unknown> } | undefined)?.content
+  if (content !== undefined) return Object.keys(content)
+  return req.method === 'PATCH' ? ['application/merge-patch+json', 'application/json'] : ['application/json']
+}
+
 /** RFC 9457 problem details for every error and for unknown routes, in one place. */
 export default fp(async (app) => {
   app.setErrorHandler((err: FastifyError & { errors?: FieldError[] }, req, reply) => {
@@ -59,6 +66,12 @@ export default fp(async (app) => {
     if (isTransactionConflict(err)) {
       req.log.warn({ err }, 'write conflicted with concurrent writes')
       return send(reply, problem(req, 503, 'The write kept conflicting with concurrent writes and was not applied; retry it', 'APP_WRITE_CONFLICT'))
+    }
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      const accepted = acceptedMediaTypes(req).join(' or ')
+      const sent = req.headers['content-type'] === undefined ? 'A body without Content-Type' : `Content-Type ${JSON.stringify(req.headers['content-type'])}`
+      return send(reply, problem(req, 415, `${sent} is not accepted here: send ${accepted}`, err.code,
+        [{ in: 'headers', pointer: '/content-type', message: `must be ${accepted}` }]))
     }
     const status = err.statusCode ?? 500
     if (status >= 500 && status !== 503) {

@@ -19,6 +19,7 @@ t.test('a text/plain PATCH is a 415 problem, and changes nothing', async (t) => 
   const res = await app.inject({ method: 'PATCH', url: `/v1/events/${event.id}`, headers, payload: 'summary' })
   t.equal(res.statusCode, 415)
   t.match(res.headers['content-type'], /^application\/problem\+json/)
+  t.match(res.json().errors, [{ in: 'headers', pointer: '/content-type', message: 'must be application/merge-patch+json or application/json' }])
   const after = await app.inject({ url: `/v1/events/${event.id}` })
   t.equal(after.json().version, 1)
 })

@@ -80,6 +80,10 @@ t.test('bodies that are not JSON are 415 problems', async (t) => {
   for (const [type, payload] of bodies) {
     const res = await app.inject({ method: 'POST', url: '/v1/companies', headers: { ...auth, 'content-type': type }, payload })
     assertProblem(t, res, 415, 'unsupported-media-type')
+    t.match(res.json(), {
+      detail: `Content-Type ${JSON.stringify(type)} is not accepted here: send application/json`,
+      errors: [{ in: 'headers', pointer: '/content-type', message: 'must be application/json' }]
+    }, 'the problem names the header and what it must be')
     t.comment(type)
   }
   t.same((await app.inject({ url: '/v1/companies' })).json().data, [], 'nothing was created')

@@ -323,6 +323,7 @@ t.test('media types, query parameters, scopes and unknown imports', async (t) =>
   t.match(json.headers['content-type'], /^application\/problem\+json/)
   const plain = await postImport(app, writer, 'x', 'text/plain')
   t.equal(plain.statusCode, 415)
+  t.match(plain.json(), { errors: [{ in: 'headers', pointer: '/content-type', message: 'must be application/x-ndjson or text/csv' }] })
   const badMode = await postImport(app, writer, '', NDJSON, '?mode=sometimes')
   t.match(badMode.json(), { status: 400, errors: [{ in: 'querystring', pointer: '/mode' }] })
   const badFormat = await postImport(app, writer, '', NDJSON, '?format=xml')
