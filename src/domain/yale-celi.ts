@@ -110,7 +110,7 @@ export function cleanCell (value: string | undefined): string {
     .trim()
 }
 
-/** The ISO code of a country as Yale writes it; null when it is empty or unknown (the company is then stored without one). */
+/** The ISO code of a country as Yale writes it; null when it is empty (the company is then stored without one) or unknown. */
 export function countryCode (value: string): string | null {
   return COUNTRIES[cleanCell(value)] ?? null
 }
@@ -140,11 +140,14 @@ export function yaleLine (row: YaleRow, date: string): YaleMapping {
   const grade = cleanCell(row.grade).toUpperCase()
   const action = YALE_GRADE_ACTIONS[grade as keyof typeof YALE_GRADE_ACTIONS]
   if (action === undefined) return { field: '/grade', message: grade === '' ? 'is empty' : `'${grade}' is not a Yale grade (A, B, C, D or F)` }
+  // An empty country is stored as none; one this table does not know is rejected rather than dropped.
+  const country = countryCode(row.country ?? '')
+  if (country === null && cleanCell(row.country) !== '') return { field: '/country', message: `'${cleanCell(row.country)}' is not a country of Yale's list` }
   const summary = cleanCell(row.action)
   const sector = cleanCell(row.industry)
   return {
     line: {
-      company: { name, country: countryCode(row.country ?? ''), ...(sector === '' ? {} : { sector }) },
+      company: { name, country, ...(sector === '' ? {} : { sector }) },
       region: 'RU',
       service: 'All operations',
       action,

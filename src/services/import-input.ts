@@ -167,6 +167,12 @@ async function * csvRecords (body: Readable, format: ImportFormat, date: string 
   })
   pipeline(body, parser, () => {})
   let columns: string[] | undefined
+  // The columns as the header names them, for the fields of rejections (the Yale formats read `yaleGrade` as `grade`).
+  let named: string[] = []
+  const fieldOf = (field: string) => {
+    const at = columns!.indexOf(field.slice(1))
+    return field.startsWith('/') && at !== -1 ? `/${named[at]}` : field
+  }
   let line = 0
   let seen = 0
   const unreadable = function * (before: number): Generator<InputRecord> {
@@ -180,11 +186,12 @@ async function * csvRecords (body: Readable, format: ImportFormat, date: string 
     if (columns === undefined) {
       if (typeof cells === 'number') throw header('', 'is not valid UTF-8')
       columns = checkHeader(format, cells)
+      named = cells.map((c) => c.trim())
       return
     }
     line++
     if (typeof cells === 'number') {
-      yield { line, field: cells < columns.length ? `/${columns[cells]}` : '', message: 'is not valid UTF-8' }
+      yield { line, field: cells < columns.length ? `/${named[cells]}` : '', message: 'is not valid UTF-8' }
       return
     }
     if (cells.length !== columns.length) {
@@ -202,7 +209,7 @@ async function * csvRecords (body: Readable, format: ImportFormat, date: string 
       return
     }
     const mapped = yaleLine(row, day)
-    yield 'line' in mapped ? { line, value: mapped.line } : { line, ...mapped }
+    yield 'line' in mapped ? { line, value: mapped.line } : { line, field: fieldOf(mapped.field), message: mapped.message }
   }
   try {
     for await (const cells of parser as AsyncIterable<Uint8Array[]>) {

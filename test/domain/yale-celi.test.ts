@@ -42,6 +42,9 @@ t.test('a row becomes a company and an event in Russia, the grade as the action'
   }
   t.same(yaleLine({ name: 'UiPath', grade: '' }, '2023-09-22'), { field: '/grade', message: 'is empty' })
   t.same(yaleLine({ name: 'X', grade: 'E' }, '2023-09-22'), { field: '/grade', message: "'E' is not a Yale grade (A, B, C, D or F)" })
+  t.same(yaleLine({ name: 'X', grade: 'A', country: ' Narnia ' }, '2023-09-22'), { field: '/country', message: "'Narnia' is not a country of Yale's list" },
+    'an unknown country is rejected, not dropped')
+  t.match(yaleLine({ name: 'X', grade: 'A', country: '' }, '2023-09-22'), { line: { company: { name: 'X', country: null } } }, 'an empty one is none')
   t.same(yaleLine({ name: ' ', grade: 'A' }, '2023-09-22'), { field: '/name', message: 'is empty' })
   t.match(yaleLine({ name: 'X', grade: 'A', action: '', industry: '' }, '2023-09-22'), { line: { summary: null, company: { name: 'X', country: null } } })
 })

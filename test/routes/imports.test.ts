@@ -336,6 +336,12 @@ t.test('media types, query parameters, scopes and unknown imports', async (t) =>
   const snapshotsAsList = await postImport(app, writer, 'snapshot_date,name,grade\r\n2022-07-30,Acme,A\r\n', 'text/csv', '?format=yale-celi&date=2025-05-21')
   t.match(snapshotsAsList.json(), { status: 400, errors: [{ in: 'body', pointer: '/header/snapshot_date', message: /format=yale-celi-snapshots/ }] })
   t.equal(await countOf(app, 'SELECT count(*)::int AS n FROM events'), 0, 'nothing imported')
+  // Rejections name the columns as the header does.
+  const yale = await postImport(app, writer, 'name,country,yaleGrade\r\nAcme,Narnia,A\r\nBeta,France,E\r\nGamma,France,A\r\n', 'text/csv', '?format=yale-celi&date=2025-05-21')
+  t.match(await outcome(app, yale.json().id), {
+    counts: { created: 1, rejected: 2 },
+    errors: [{ line: 1, field: '/country', message: "'Narnia' is not a country of Yale's list" }, { line: 2, field: '/yaleGrade' }]
+  })
   const typo = await postImport(app, writer, '', NDJSON, '?mdoe=atomic')
   t.match(typo.json(), { status: 400, errors: [{ pointer: '/mdoe' }] })
   t.equal((await postImport(app, {}, '', NDJSON)).statusCode, 401)

@@ -61,7 +61,8 @@ const importsRoutes: FastifyPluginAsyncTypebox<{ bodyLimit: number, timeoutMs: n
         'a `snapshot_date` column is a 400 in this format: it is the dated copies. ' +
         '`format=yale-celi-snapshots` reads the dated copies: one event per row dated `snapshot_date`, whose `external_id` also carries ' +
         'the date, which makes a dated history of postures for `GET /v1/status`. A company listed twice (same name and country) is a ' +
-        'duplicate, rejected and reported.\n\n' +
+        'duplicate, rejected and reported; so is a row whose country is not one of the list\'s (an empty country is none). Rejections ' +
+        'name the columns as the header does (`/yaleGrade`).\n\n' +
         'Nothing is silently dropped: once the import is over, `counts` add up to the number of lines. The whole import must arrive ' +
         'within `REQUEST_TIMEOUT_MS` and be applied within `IMPORT_TIMEOUT_MS`. `Idempotency-Key` does not apply; use `external_id`s ' +
         'to make a repeat harmless.',
