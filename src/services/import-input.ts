@@ -33,7 +33,8 @@ async function * ndjsonRecords (body: Readable): AsyncGenerator<InputRecord> {
   const record = (bytes: Buffer): InputRecord => {
     line++
     if (!isUtf8(bytes)) return { line, field: '', message: 'is not valid UTF-8' }
-    const text = bytes.toString('utf8')
+    // A byte order mark before the first line, as some editors write one, is not part of it (CSV bodies drop it too).
+    const text = line === 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.toString('utf8', 3) : bytes.toString('utf8')
     const trimmed = text.endsWith('\r') ? text.slice(0, -1) : text
     if (trimmed.trim() === '') return { line, field: '', message: 'is empty; every line must be a JSON object' }
     try {

@@ -289,6 +289,11 @@ t.test('bytes that are not UTF-8 reject their line, wherever the chunks of the b
   t.match(csvResult, { status: 'done', counts: { created: 1, rejected: 1 }, errors: [{ line: 1, field: '/service', message: 'is not valid UTF-8' }] })
   const badHeader = await postImport(app, headers, Buffer.concat([Buffer.from('company_id,region,'), notUtf8]), 'text/csv')
   t.match(badHeader.json(), { status: 400, errors: [{ pointer: '/header', message: 'is not valid UTF-8' }] })
+
+  // A byte order mark before the first NDJSON line is dropped, even split across chunks; elsewhere it is not JSON.
+  const withBom = Buffer.from('\uFEFF' + line({ company_id: company.id, service: 'Marked' }) + '\n\uFEFF' + line({ company_id: company.id }) + '\n')
+  const bomResult = await outcome(app, (await postImport(app, headers, Readable.from([withBom.subarray(0, 2), withBom.subarray(2)]))).json().id)
+  t.match(bomResult, { counts: { created: 1, rejected: 1 }, errors: [{ line: 2, field: '', message: /^is not valid JSON/ }] })
 })
 
 t.test('atomic: one rejected line and nothing lands; partial: the valid lines land', async (t) => {

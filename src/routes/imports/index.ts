@@ -51,7 +51,7 @@ const importsRoutes: FastifyPluginAsyncTypebox<{ bodyLimit: number, timeoutMs: n
         `CSV columns (any order, header required): ${IMPORT_CSV_COLUMNS.map((c) => `\`${c}\``).join(', ')}: \`region\`, \`service\`, ` +
         '`action`, `date`, `source_urls` (space-separated) and `company_id` or `company_name` are required; an empty cell is null. ' +
         `The export's ${IMPORT_CSV_IGNORED_COLUMNS.map((c) => `\`${c}\``).join(', ')} are ignored, so an export can be imported back. ` +
-        'Line numbers count NDJSON lines from 1 (blank lines included, and rejected), and CSV data records from 1 (the header is not ' +
+        'Line numbers count NDJSON lines from 1 (blank lines included, and rejected; a byte order mark before the first is dropped), and CSV data records from 1 (the header is not ' +
         'counted; a record with quoted line breaks is one). A record that is not valid CSV is rejected; after a quote error, what ' +
         'follows up to the next readable record belongs to it (after an unclosed quote, the rest of the body).\n\n' +
         '`format=yale-celi` reads the Yale CELI list of companies in Russia: each row becomes a company (by name and country) and an ' +
