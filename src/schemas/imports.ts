@@ -13,7 +13,7 @@ export const IMPORT_CSV_COLUMNS = [
   'company_id', 'company_name', 'company_country', 'region', 'service', 'action', 'date', 'date_precision', 'effective_date',
   'summary', 'external_id', 'source_urls'
 ] as const
-export const IMPORT_CSV_IGNORED_COLUMNS = ['id', 'source_count', 'created_at', 'updated_at', 'version'] as const
+export const IMPORT_CSV_IGNORED_COLUMNS = ['id', 'source_count', 'source_licenses', 'created_at', 'updated_at', 'version'] as const
 
 const EXAMPLE_ID = '01936f0e-7d5c-7cc1-9b8a-4f2a1e3c5d70'
 

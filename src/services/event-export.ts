@@ -16,12 +16,15 @@ import type { EventService } from './events.js'
 /** The CSV export's columns, fixed and in this order; lists are space-separated (URLs hold no spaces). */
 export const CSV_COLUMNS = [
   'id', 'company_id', 'company_name', 'region', 'service', 'action', 'date', 'date_precision', 'effective_date',
-  'summary', 'external_id', 'source_count', 'source_urls', 'created_at', 'updated_at', 'version'
+  'summary', 'external_id', 'source_count', 'source_urls', 'source_licenses', 'created_at', 'updated_at', 'version'
 ] as const
 type CsvRecord = Record<typeof CSV_COLUMNS[number], string | number | null>
 
 export type ExportQuery = Omit<EventListQuery, 'limit' | 'cursor'>
 export type ExportFormat = 'csv' | 'ndjson'
+
+/** The licences of an event's sources, each once, in citation order: the attribution their data asks for. */
+const licencesOf = (licences: Array<string | null>) => [...new Set(licences.filter((l) => l !== null))].join('; ')
 
 function csvRecord (e: Event): CsvRecord {
   return {
@@ -38,6 +41,7 @@ function csvRecord (e: Event): CsvRecord {
     external_id: e.external_id,
     source_count: e.source_count,
     source_urls: e.sources.map((s) => s.url).join(' '),
+    source_licenses: licencesOf(e.sources.map((s) => s.license)),
     created_at: e.created_at,
     updated_at: e.updated_at,
     version: e.version
@@ -71,6 +75,7 @@ function exportRows (query: ExportQuery): SQL {
 type Row = [string, string, string, string, string, string, string, string, string, string, string, string, string, string,
   string, string, string, string, string, string, string, string, string]
 const SOURCE_URL = 14
+const SOURCE_LICENSE = 22
 
 /** Gathers the rows of each event (exportRows) and makes the event's text from its first row and the rows of its citations. */
 function byEvent (format: (event: Row, cited: Row[]) => string): CopyRowFormat {
@@ -126,8 +131,9 @@ function csvLine (event: Row, cited: Row[]): string {
   const [id, companyId, companyName, region, service, action, date, datePrecision, effectiveDate, summary, externalId,
     createdAt, updatedAt, version] = event.map(copyField)
   const urls = cited.map((row) => copyField(row[SOURCE_URL])).join(' ')
+  const licences = licencesOf(cited.map((row) => copyField(row[SOURCE_LICENSE])))
   return stringifyRecords([[id, companyId, companyName, region, service, action, date, datePrecision, effectiveDate, summary,
-    externalId, cited.length, urls, toRfc3339(createdAt!), toRfc3339(updatedAt!), version]], CSV_OPTIONS)
+    externalId, cited.length, urls, licences, toRfc3339(createdAt!), toRfc3339(updatedAt!), version]], CSV_OPTIONS)
 }
 
 /** Formats batches of rows (NDJSON lines, or CSV records) as the bytes of the export. */

@@ -156,7 +156,8 @@ t.test('an NDJSON line and a CSV record are the event as a read by id shows it, 
       effective_date: '2022-04-15',
       sources: [
         { url: 'https://example.com/a?q=1\\2', publisher: tricky, title: tricky, published_date: '2022-02-28', language: 'ru', quote: tricky, kind: 'media_report', archived_url: 'https://archive.org/a', license: 'CC BY 4.0' },
-        { url: 'https://example.org/b' }
+        { url: 'https://example.org/b', license: 'CC0 1.0' },
+        { url: 'https://example.net/c', license: 'CC BY 4.0' }
       ]
     }),
     await createEvent(app, { company_id: company.id, summary: null, date: '2021-01-01' })
@@ -188,6 +189,7 @@ t.test('an NDJSON line and a CSV record are the event as a read by id shows it, 
       external_id: cell(read.external_id),
       source_count: String(read.source_count),
       source_urls: read.sources.map((s) => s.url).join(' '),
+      source_licenses: i === 0 ? 'CC BY 4.0; CC0 1.0' : '',
       created_at: read.created_at,
       updated_at: read.updated_at,
       version: String(read.version)

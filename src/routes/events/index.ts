@@ -12,7 +12,7 @@ import { registerVersionedResource } from '../versioned-resource.js'
 const tags = ['events']
 const CSV_EXAMPLE = `${CSV_COLUMNS.join(',')}\r\n01936f0e-7d5c-7cc1-9b8a-4f2a1e3c5d6f,01936f0e-7d5c-7cc1-9b8a-4f2a1e3c5d6e,Amazon,RU,` +
   'Retail shipping,suspend,2022-03-08,day,,Amazon suspended shipment of retail products.,,1,' +
-  'https://www.aboutamazon.com/news/community/amazons-assistance-in-ukraine,2026-11-26T15:11:08.123456Z,2026-11-26T15:11:08.123456Z,1\r\n'
+  'https://www.aboutamazon.com/news/community/amazons-assistance-in-ukraine,,2026-11-26T15:11:08.123456Z,2026-11-26T15:11:08.123456Z,1\r\n'
 
 const eventsRoutes: FastifyPluginAsyncTypebox<{ exportTimeoutMs: number }> = async (app, { exportTimeoutMs }) => {
   const { events } = app.services
@@ -30,7 +30,8 @@ const eventsRoutes: FastifyPluginAsyncTypebox<{ exportTimeoutMs: number }> = asy
         'With `Accept: text/csv` or `Accept: application/x-ndjson`, the answer is an export instead of a page: every matching ' +
         'event, in the same order, streamed (`limit` and `cursor` do not apply and are refused). NDJSON has one Event per line. ' +
         `CSV follows RFC 4180 (a header row, CRLF line ends, quotes around cells holding a comma, a quote or any line break) with the fixed columns ${CSV_COLUMNS.map((c) => `\`${c}\``).join(', ')}; ` +
-        '`source_urls` is space-separated, empty cells are null, and a text cell that starts with `=`, `+`, `-`, `@`, a tab or a ' +
+        '`source_urls` is space-separated, `source_licenses` holds the licences of the sources, each once, separated by `; ` (the ' +
+        'attribution their data asks for, such as the Yale list\'s CC BY-NC-SA 4.0), empty cells are null, and a text cell that starts with `=`, `+`, `-`, `@`, a tab or a ' +
         "carriage return gets a leading `'` so that spreadsheets show it as text. An `Accept` that allows none of JSON, CSV " +
         'and NDJSON is a 406.\n\n' +
         'With `known_at`, the page answers from the events as they were recorded at that moment (not with `q`, nor in an export); ' +
