@@ -44,3 +44,13 @@ export const NotAcceptable = createError('APP_NOT_ACCEPTABLE', 'This resource ca
 export const RateLimited = createError('APP_RATE_LIMITED', 'The rate limit of %s requests per %s seconds is exhausted; retry in %s seconds', 429)
 export const ImportNotFound = createError('APP_IMPORT_NOT_FOUND', 'Import %s not found', 404)
 export const PayloadTooLarge = createError('APP_PAYLOAD_TOO_LARGE', 'The body is larger than the limit of %s bytes', 413)
+
+const UnsupportedCharsetBase = createError('APP_UNSUPPORTED_CHARSET', '%s', 415)
+/** A 415 for a body declared in a character set other than UTF-8, which is all the import reads; names the header. */
+export class UnsupportedCharset extends UnsupportedCharsetBase {
+  readonly errors: FieldError[]
+  constructor (charset: string) {
+    super(`The body is declared as charset=${charset}; imports read UTF-8 only`)
+    this.errors = [{ in: 'headers', pointer: '/content-type', message: 'must declare charset=utf-8, or no charset' }]
+  }
+}

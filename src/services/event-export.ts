@@ -13,7 +13,7 @@ import type { Event, EventList, EventListQuery } from '../schemas/events.js'
 import { eventFilterConditions } from './event-filters.js'
 import type { EventService } from './events.js'
 
-/** The CSV export's columns, fixed and in this order; lists are space-separated (URLs hold no spaces). */
+/** The CSV export's columns, fixed and in this order; URLs are space-separated (they hold no spaces), licences by `; `. */
 export const CSV_COLUMNS = [
   'id', 'company_id', 'company_name', 'region', 'service', 'action', 'date', 'date_precision', 'effective_date',
   'summary', 'external_id', 'source_count', 'source_urls', 'source_licenses', 'created_at', 'updated_at', 'version'

@@ -329,6 +329,13 @@ t.test('media types, query parameters, scopes and unknown imports', async (t) =>
   const plain = await postImport(app, writer, 'x', 'text/plain')
   t.equal(plain.statusCode, 415)
   t.match(plain.json(), { errors: [{ in: 'headers', pointer: '/content-type', message: 'must be application/x-ndjson or text/csv' }] })
+  // The body is read as UTF-8: another declared charset would be misread, so it is refused; UTF-8 by name is fine.
+  for (const type of ['text/csv; charset=iso-8859-1', 'application/x-ndjson; charset="UTF-16"']) {
+    const res = await postImport(app, writer, 'x', type)
+    t.equal(res.statusCode, 415, type)
+    t.match(res.json(), { code: 'APP_UNSUPPORTED_CHARSET', errors: [{ in: 'headers', pointer: '/content-type' }] })
+  }
+  t.equal((await postImport(app, writer, '', 'application/x-ndjson; charset=UTF-8')).statusCode, 202)
   const badMode = await postImport(app, writer, '', NDJSON, '?mode=sometimes')
   t.match(badMode.json(), { status: 400, errors: [{ in: 'querystring', pointer: '/mode' }] })
   const badFormat = await postImport(app, writer, '', NDJSON, '?format=xml')

@@ -619,7 +619,7 @@ export interface paths {
         put?: never;
         /**
          * Import events in bulk
-         * @description Streams a body of events, by `Content-Type`: `application/x-ndjson` (one event per line) or `text/csv` (a header row, RFC 4180), at most `IMPORT_BODY_LIMIT_BYTES`. Lines are read and applied in batches of 2000 as they arrive, so memory does not grow with the body; the answer comes once the whole body is applied (`status` `done`, or `failed`), and `Location` gives every line's outcome.
+         * @description Streams a body of events, by `Content-Type`: `application/x-ndjson` (one event per line) or `text/csv` (a header row, RFC 4180), in UTF-8 (a `charset` other than `utf-8` is a 415), at most `IMPORT_BODY_LIMIT_BYTES`. Lines are read and applied in batches of 2000 as they arrive, so memory does not grow with the body; the answer comes once the whole body is applied (`status` `done`, or `failed`), and `Location` gives every line's outcome.
          *
          *     Each NDJSON line is an event as in `POST /v1/events`, validated by the same rules, whose company is named either by `company_id` or by `company: { name, country, sector }` (matched to a live company with the same name, ignoring case and accents, and the same country; created when there is none). The line is the whole event: with an `external_id` that a live event has, the event is updated to the line (`updated`), or left alone if equal (`unchanged`); omitted optional fields are null. Every created or updated event and company gets its history row. A line whose `external_id` an earlier line of the same import had is rejected (`duplicate of line N`).
          *

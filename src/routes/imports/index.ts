@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { InvalidInput, PayloadTooLarge } from '../../errors.js'
+import { InvalidInput, PayloadTooLarge, UnsupportedCharset } from '../../errors.js'
 import { IdParams, commonProblems, createProblems, problems, readSecurity, writeSecurity } from '../../schemas/common.js'
 import { IMPORT_CSV_COLUMNS, IMPORT_CSV_IGNORED_COLUMNS, Import, ImportAccepted, ImportGetQuery, ImportQuery, type ImportFormat } from '../../schemas/imports.js'
 import { IMPORT_BATCH } from '../../services/imports.js'
@@ -39,7 +39,7 @@ const importsRoutes: FastifyPluginAsyncTypebox<{ bodyLimit: number, timeoutMs: n
       operationId: 'createImport',
       summary: 'Import events in bulk',
       description: 'Streams a body of events, by `Content-Type`: `application/x-ndjson` (one event per line) or `text/csv` ' +
-        `(a header row, RFC 4180), at most \`IMPORT_BODY_LIMIT_BYTES\`. Lines are read and applied in batches of ${IMPORT_BATCH} as they arrive, ` +
+        `(a header row, RFC 4180), in UTF-8 (a \`charset\` other than \`utf-8\` is a 415), at most \`IMPORT_BODY_LIMIT_BYTES\`. Lines are read and applied in batches of ${IMPORT_BATCH} as they arrive, ` +
         'so memory does not grow with the body; the answer comes once the whole body is applied (`status` `done`, or `failed`), and ' +
         '`Location` gives every line\'s outcome.\n\n' +
         'Each NDJSON line is an event as in `POST /v1/events`, validated by the same rules, whose company is named either by `company_id` ' +
@@ -85,7 +85,9 @@ const importsRoutes: FastifyPluginAsyncTypebox<{ bodyLimit: number, timeoutMs: n
       }
     }
   }, async (req, reply) => {
-    const mediaType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
+    const [mediaType, ...parameters] = (req.headers['content-type'] ?? '').split(';').map((p) => p.trim().toLowerCase())
+    const charset = parameters.find((p) => p.startsWith('charset='))?.slice('charset='.length).replace(/^"(.*)"$/, '$1')
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') throw new UnsupportedCharset(charset)
     const format: ImportFormat = req.query.format ?? (mediaType === CSV ? 'csv' : 'ndjson')
     if ((format === 'ndjson') !== (mediaType === NDJSON)) {
       throw new InvalidInput({ in: 'querystring', pointer: '/format', message: `${format} needs Content-Type ${format === 'ndjson' ? NDJSON : CSV}` })
