@@ -237,11 +237,13 @@ async function writeBatch (tx: Executor, lines: ValidLine[], searchVectors: Prom
   for (const l of candidates) {
     const row = { ...l.fields, company_id: companyOf(l) }
     const cites: Cite[] = l.sources.map((s) => ({ url: s.url, quote: s.quote ?? null }))
+    // The sources' part of the search document, with the titles as stored.
+    const docOf = () => sourceDocument(cites.map((c) => ({ title: stored.get(c.url)!.title, quote: c.quote })))
     const current = l.fields.external_id === null ? undefined : existing.get(l.fields.external_id)
     let id: string
     if (current === undefined) {
       id = uuidv7()
-      const doc = sourceDocument(cites.map((c) => ({ title: stored.get(c.url)!.title, quote: c.quote })))
+      const doc = docOf()
       const made = vectors.get(l.line)
       created.push({ id, ...row, doc, summary_vector: made?.summary ?? null, doc_vector: made !== undefined && made.docText === doc ? made.doc : null })
       written.push({ id, operation: 'created', row, cites })
@@ -254,7 +256,7 @@ async function writeBatch (tx: Executor, lines: ValidLine[], searchVectors: Prom
         continue
       }
       id = current.id
-      updated.push({ id, ...row, doc: sourceDocument(cites.map((c) => ({ title: stored.get(c.url)!.title, quote: c.quote }))) })
+      updated.push({ id, ...row, doc: docOf() })
       written.push({ id, operation: 'updated', row, cites, before: current })
       if (sameCites) continue
       relinked.push(id)
